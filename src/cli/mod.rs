@@ -1,0 +1,87 @@
+//! The `bulkleave` command line: global options, subcommands, and their exit codes.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (for `leave`: left, already left, or group gone) |
+//! | 1 | unexpected internal error |
+//! | 2 | command-line usage error (from clap) |
+//! | 3-7 | `leave` failure classes: retry later, provider error, account error, owner cannot leave, invalid input ([`OutcomeClass::exit_code`](crate::providers::OutcomeClass::exit_code)) |
+//! | 64 | a bad argument value (unknown account, group reference invalid for the provider) |
+//! | 78 | the configuration is invalid |
+
+mod config_check;
+mod leave;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Settings};
+use crate::telemetry::LogFormat;
+
+/// Exit code for a bad argument value (sysexits `EX_USAGE`).
+pub const EXIT_BAD_ARGUMENT: u8 = 64;
+/// Exit code for an invalid configuration (sysexits `EX_CONFIG`).
+pub const EXIT_BAD_CONFIG: u8 = 78;
+
+/// Makes accounts leave messaging groups in bulk, safely, at the speed each provider allows.
+#[derive(Debug, Parser)]
+#[command(name = "bulkleave", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Environment variables BULKLEAVE__SECTION__KEY override it.
+    #[arg(long, global = true, env = "BULKLEAVE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on standard error.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "BULKLEAVE_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make one account leave one group now, through its provider (no queue), and print the
+    /// classified outcome. Use it to check an account's configuration before a campaign.
+    Leave(leave::LeaveArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `bulkleave config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (credentials included) and print it with secrets masked.
+    Check,
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Leave(args) => match load(cli.config.as_deref()) {
+            Ok(settings) => leave::run(&settings, args).await,
+            Err(code) => code,
+        },
+        Command::Config(ConfigCommand::Check) => config_check::run(cli.config.as_deref()),
+    };
+    ExitCode::from(code)
+}
+
+/// Loads the configuration, printing the problems and returning the exit code on failure.
+fn load(path: Option<&Path>) -> Result<Settings, u8> {
+    config::load(path).map_err(|e| {
+        eprintln!("bulkleave: {e}");
+        EXIT_BAD_CONFIG
+    })
+}

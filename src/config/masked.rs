@@ -1,0 +1,128 @@
+//! The effective configuration as TOML, with every secret masked: what
+//! `bulkleave config check` prints. Defaults are filled in, so the output shows exactly what
+//! the service will use; credentials show only where they come from.
+
+use toml::{Table, Value};
+
+use super::{AccountKind, ProviderConfig, Settings};
+use crate::providers::Provider;
+
+fn s(v: impl ToString) -> Value {
+    Value::String(v.to_string())
+}
+
+fn duration(d: std::time::Duration) -> Value {
+    s(humantime::format_duration(d))
+}
+
+fn provider_table(which: Provider, p: &ProviderConfig) -> Table {
+    let mut t = Table::new();
+    let base = match &p.api.base_url {
+        Some(url) => url.to_string(),
+        None if which == Provider::GreenApi => {
+            "(each account's api_url, or derived from its instance id)".into()
+        }
+        None => "(none)".into(),
+    };
+    t.insert("base_url".into(), s(base));
+    t.insert("request_timeout".into(), duration(p.api.request_timeout));
+    t.insert("quota".into(), s(p.quota));
+    t
+}
+
+/// Renders `settings` as TOML with secrets masked.
+pub fn render(settings: &Settings) -> String {
+    let mut root = Table::new();
+
+    let mut http = Table::new();
+    http.insert(
+        "connect_timeout".into(),
+        duration(settings.http.connect_timeout),
+    );
+    http.insert(
+        "request_timeout".into(),
+        duration(settings.http.request_timeout),
+    );
+    http.insert(
+        "max_body_bytes".into(),
+        Value::Integer(i64::try_from(settings.http.max_body_bytes).unwrap_or(i64::MAX)),
+    );
+    root.insert("http".into(), Value::Table(http));
+
+    let mut providers = Table::new();
+    for which in Provider::ALL {
+        providers.insert(
+            which.as_str().into(),
+            Value::Table(provider_table(which, settings.providers.get(which))),
+        );
+    }
+    root.insert("providers".into(), Value::Table(providers));
+
+    let mut accounts = Table::new();
+    for (name, account) in &settings.accounts {
+        let mut t = Table::new();
+        t.insert("provider".into(), s(account.provider()));
+        match &account.kind {
+            AccountKind::GreenApi(a) => {
+                t.insert("instance_id".into(), s(&a.instance_id));
+                if let Some(url) = &a.api_url {
+                    t.insert("api_url".into(), s(url));
+                }
+                t.insert(
+                    "leave_group_false".into(),
+                    serde_json::to_value(a.leave_group_false)
+                        .ok()
+                        .and_then(|v| v.as_str().map(s))
+                        .unwrap_or_else(|| s("?")),
+                );
+            }
+            AccountKind::Wasend(a) => {
+                t.insert("session_id".into(), s(&a.session_id));
+            }
+            AccountKind::RyzeApi(a) => {
+                t.insert("instance".into(), s(&a.instance));
+            }
+            AccountKind::Kirimin(a) => {
+                if let Some(id) = &a.user_id {
+                    t.insert("user_id".into(), s(id));
+                }
+                t.insert(
+                    "owner_policy".into(),
+                    serde_json::to_value(a.owner_policy)
+                        .ok()
+                        .and_then(|v| v.as_str().map(s))
+                        .unwrap_or_else(|| s("?")),
+                );
+                t.insert("owner_check_path".into(), s(&a.owner_check_path));
+                t.insert("owner_pointer".into(), s(&a.owner_pointer));
+            }
+        }
+        t.insert(
+            "credential".into(),
+            s(format!("[redacted] (from {})", account.credential.source())),
+        );
+        let quota = match account.quota {
+            Some(q) => format!("{q}"),
+            None => format!("{} (provider default)", settings.quota(account)),
+        };
+        t.insert("quota".into(), s(quota));
+        accounts.insert(name.to_string(), Value::Table(t));
+    }
+    root.insert("accounts".into(), Value::Table(accounts));
+
+    let mut redis = Table::new();
+    redis.insert("url".into(), s(settings.redis.url.masked()));
+    redis.insert("key_prefix".into(), s(&settings.redis.key_prefix));
+    root.insert("redis".into(), Value::Table(redis));
+    let mut database = Table::new();
+    database.insert("url".into(), s(settings.database.url.masked()));
+    root.insert("database".into(), Value::Table(database));
+    let mut worker = Table::new();
+    worker.insert(
+        "concurrency".into(),
+        Value::Integer(i64::from(settings.worker.concurrency)),
+    );
+    root.insert("worker".into(), Value::Table(worker));
+
+    toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+}

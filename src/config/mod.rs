@@ -1,0 +1,258 @@
+//! Configuration: built-in defaults, then an optional TOML file, then environment variables.
+//!
+//! - File: `--config PATH` or `BULKLEAVE_CONFIG`.
+//! - Environment: `BULKLEAVE__SECTION__KEY` (double underscores nest), e.g.
+//!   `BULKLEAVE__PROVIDERS__WASEND__QUOTA=5/min`. Keys are folded to lowercase.
+//! - Credentials are never written in configuration: an account says where to read its
+//!   credential (`credential.env = "VAR"` or `credential.file = "/run/secrets/…"`), and the value
+//!   is loaded into a secret type at start.
+//!
+//! [`load`] validates everything and fails with one [`Problem`] per mistake, each naming its
+//! key. [`masked`] renders the effective configuration with secrets hidden
+//! (`bulkleave config check`).
+
+pub mod masked;
+mod raw;
+mod secret;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+pub use self::secret::{Credential, CredentialSource, SecretUrl};
+use crate::job::AccountName;
+use crate::providers::{Provider, ProviderSettings, green_api, kirimin, ryzeapi, wasend};
+use crate::quota::Quota;
+
+/// Default connect timeout for provider requests.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default total timeout of one provider request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on provider response bodies (64 KiB: leave answers are tiny).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default Redis URL.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// Default prefix of every Redis key.
+pub const DEFAULT_KEY_PREFIX: &str = "bulkleave";
+/// Default PostgreSQL URL.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://127.0.0.1:5432/bulkleave";
+/// Default number of jobs a worker runs at once.
+pub const DEFAULT_CONCURRENCY: u32 = 32;
+/// The environment-variable prefix (`BULKLEAVE__…`).
+pub const ENV_PREFIX: &str = "BULKLEAVE";
+
+/// Errors loading configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read or parsed, or a value had the wrong type.
+    #[error("cannot read the configuration: {0}")]
+    Read(String),
+    /// The configuration was read but is invalid: one problem per mistake.
+    #[error("invalid configuration:\n{}", Problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key, e.g. `accounts.acme.credential.env`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+struct Problems<'a>(&'a [Problem]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The shared HTTP client.
+    pub http: HttpSettings,
+    /// Per-provider settings.
+    pub providers: ProvidersConfig,
+    /// Configured accounts by name.
+    pub accounts: BTreeMap<AccountName, AccountSettings>,
+    /// The queue's Redis.
+    pub redis: RedisSettings,
+    /// The ledger's PostgreSQL.
+    pub database: DatabaseSettings,
+    /// Worker settings.
+    pub worker: WorkerSettings,
+}
+
+/// Settings of the shared HTTP client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Connect timeout (TCP + TLS). Default [`DEFAULT_CONNECT_TIMEOUT`].
+    pub connect_timeout: Duration,
+    /// Default total request timeout for providers that set none. Default
+    /// [`DEFAULT_REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// Response body cap. Default [`DEFAULT_MAX_BODY_BYTES`].
+    pub max_body_bytes: usize,
+}
+
+/// One provider's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderConfig {
+    /// What adapters need: base URL and timeout.
+    pub api: ProviderSettings,
+    /// The default quota of the provider's accounts.
+    pub quota: Quota,
+}
+
+/// Settings of all four providers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvidersConfig {
+    /// Green API.
+    pub green_api: ProviderConfig,
+    /// Wasend.
+    pub wasend: ProviderConfig,
+    /// RyzeAPI.
+    pub ryzeapi: ProviderConfig,
+    /// Kirimin.
+    pub kirimin: ProviderConfig,
+}
+
+impl ProvidersConfig {
+    /// The settings of `provider`.
+    pub fn get(&self, provider: Provider) -> &ProviderConfig {
+        match provider {
+            Provider::GreenApi => &self.green_api,
+            Provider::Wasend => &self.wasend,
+            Provider::RyzeApi => &self.ryzeapi,
+            Provider::Kirimin => &self.kirimin,
+        }
+    }
+}
+
+/// A configured account.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// The account's name (its key under `accounts`).
+    pub name: AccountName,
+    /// The provider and its account-specific settings.
+    pub kind: AccountKind,
+    /// The credential, loaded.
+    pub credential: Credential,
+    /// A quota overriding the provider's default.
+    pub quota: Option<Quota>,
+}
+
+/// Provider-specific account settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AccountKind {
+    /// A Green API instance.
+    GreenApi(green_api::AccountConfig),
+    /// A Wasend session.
+    Wasend(wasend::AccountConfig),
+    /// A RyzeAPI instance.
+    RyzeApi(ryzeapi::AccountConfig),
+    /// A Kirimin account.
+    Kirimin(kirimin::AccountConfig),
+}
+
+impl AccountSettings {
+    /// The account's provider.
+    pub fn provider(&self) -> Provider {
+        match self.kind {
+            AccountKind::GreenApi(_) => Provider::GreenApi,
+            AccountKind::Wasend(_) => Provider::Wasend,
+            AccountKind::RyzeApi(_) => Provider::RyzeApi,
+            AccountKind::Kirimin(_) => Provider::Kirimin,
+        }
+    }
+}
+
+impl Settings {
+    /// The quota in force for `account`: its override, else its provider's default.
+    pub fn quota(&self, account: &AccountSettings) -> Quota {
+        account
+            .quota
+            .unwrap_or(self.providers.get(account.provider()).quota)
+    }
+}
+
+/// Redis settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` URL; may hold a password. Default [`DEFAULT_REDIS_URL`].
+    pub url: SecretUrl,
+    /// Prefix of every key, so several deployments (or tests) can share a Redis. Default
+    /// [`DEFAULT_KEY_PREFIX`].
+    pub key_prefix: String,
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `postgres://` URL; may hold a password. Default [`DEFAULT_DATABASE_URL`].
+    pub url: SecretUrl,
+}
+
+/// Worker settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Jobs run at once per worker process. Default [`DEFAULT_CONCURRENCY`].
+    pub concurrency: u32,
+}
+
+/// Loads the configuration: defaults, then the file at `path` (if any), then `BULKLEAVE__*`
+/// environment variables; credentials are read from the process environment or files.
+pub fn load(path: Option<&Path>) -> Result<Settings, Error> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    load_with_env(path, &env)
+}
+
+/// [`load`] with an explicit environment (tests use this instead of the process's).
+pub fn load_with_env(
+    path: Option<&Path>,
+    env: &HashMap<String, String>,
+) -> Result<Settings, Error> {
+    let mut builder = ::config::Config::builder();
+    if let Some(path) = path {
+        builder = builder.add_source(
+            ::config::File::from(path)
+                .format(::config::FileFormat::Toml)
+                .required(true),
+        );
+    }
+    let overrides: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        ::config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(overrides)),
+    );
+    let layered = builder.build().map_err(|e| Error::Read(e.to_string()))?;
+    let mut unknown = Vec::new();
+    let raw: raw::RawSettings = serde_ignored::deserialize(layered, |path| {
+        unknown.push(path.to_string());
+    })
+    .map_err(|e| Error::Read(e.to_string()))?;
+    validate::validate(raw, unknown, &|name| env.get(name).cloned())
+}

@@ -1,0 +1,92 @@
+//! The configuration as files and environment variables spell it, before validation.
+//!
+//! Everything is optional and loosely typed here (enums and durations are strings) so that
+//! validation can report every problem at once, each with its key. Unknown keys are caught by
+//! the loader (`serde_ignored`) and reported as problems too.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawSettings {
+    pub http: RawHttp,
+    pub providers: RawProviders,
+    pub accounts: BTreeMap<String, RawAccount>,
+    pub redis: RawRedis,
+    pub database: RawDatabase,
+    pub worker: RawWorker,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawHttp {
+    pub connect_timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawProviders {
+    pub green_api: RawProvider,
+    pub wasend: RawProvider,
+    pub ryzeapi: RawProvider,
+    pub kirimin: RawProvider,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawProvider {
+    pub base_url: Option<String>,
+    pub request_timeout: Option<String>,
+    pub quota: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawAccount {
+    pub provider: Option<String>,
+    pub credential: Option<RawCredential>,
+    pub quota: Option<String>,
+    // green_api
+    pub instance_id: Option<String>,
+    pub api_url: Option<String>,
+    pub leave_group_false: Option<String>,
+    // wasend
+    pub session_id: Option<String>,
+    // ryzeapi
+    pub instance: Option<String>,
+    // kirimin
+    pub user_id: Option<String>,
+    pub owner_policy: Option<String>,
+    pub owner_check_path: Option<String>,
+    pub owner_pointer: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawCredential {
+    pub env: Option<String>,
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawRedis {
+    pub url: Option<String>,
+    pub key_prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawDatabase {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawWorker {
+    pub concurrency: Option<u32>,
+}

@@ -1,0 +1,30 @@
+//! bulkleave makes accounts leave messaging groups in bulk, safely, at the speed each provider
+//! allows.
+//!
+//! A *leave job* names a provider, a configured account and a group. An adapter builds the
+//! provider's exact request and classifies its answer into an [`providers::Outcome`]: only a
+//! provider's own word makes a job a success, and an account whose credentials or session are
+//! broken is reported as such, never counted as done.
+//!
+//! # Layout
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`job`] | the job model: checked ids, group references per provider, idempotency keys |
+//! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
+//! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
+//! | [`quota`] | the `N/period` quota type |
+//! | [`cli`] | the `bulkleave` command line and its subcommands |
+//! | [`telemetry`] | logging setup |
+//!
+//! The binary (`src/main.rs`) only parses the command line and hands over to [`cli::run`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod job;
+pub mod providers;
+pub mod quota;
+pub mod telemetry;

@@ -1,0 +1,267 @@
+//! The one pooled HTTP client every adapter shares, and the request/response plumbing around it.
+//!
+//! - Connect timeout, pooling and the `User-Agent` are set once here; each adapter passes its
+//!   provider's total timeout per request.
+//! - Redirects are never followed: a 3xx is an answer to classify, not a place to send
+//!   credentials to.
+//! - Bodies are read with a size cap ([`HttpClient::max_body_bytes`]).
+//! - Transport errors are turned into text *without the URL* (Green API's token is in the path).
+
+use std::time::{Duration, Instant};
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Method, RequestBuilder, header};
+use url::Url;
+
+use super::answer::{AnswerSummary, HttpAnswer};
+use super::{AttemptReport, Outcome};
+
+/// The `User-Agent` of every provider request: `bulkleave/<version>`.
+pub const USER_AGENT: &str = concat!("bulkleave/", env!("CARGO_PKG_VERSION"));
+
+/// Characters left unescaped in a path segment: RFC 3986 unreserved only. Everything else,
+/// including `@`, `/`, `?` and `%`, is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Errors building the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// reqwest refused the client configuration (for instance, no TLS backend).
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// Settings of the shared client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Time allowed to establish a connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// Largest response body read; the rest is discarded and the answer marked truncated.
+    pub max_body_bytes: usize,
+}
+
+/// The shared, pooled HTTP client. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    max_body_bytes: usize,
+}
+
+impl HttpClient {
+    /// Builds the client.
+    pub fn new(options: &ClientOptions) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(options.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| Error::Build(e.without_url().to_string()))?;
+        Ok(HttpClient {
+            client,
+            max_body_bytes: options.max_body_bytes,
+        })
+    }
+
+    /// The body size cap.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// Starts a request with a total timeout (connect, send and read the whole body).
+    pub(crate) fn request(&self, method: Method, url: Url, timeout: Duration) -> RequestBuilder {
+        self.client
+            .request(method, url)
+            .timeout(timeout)
+            .header(header::ACCEPT, "application/json")
+    }
+
+    /// Sends a request and reads the answer, with the body capped.
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<HttpAnswer, TransportError> {
+        let mut response = request.send().await.map_err(TransportError::from_reqwest)?;
+        let status = response.status().as_u16();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(TransportError::from_reqwest)?
+        {
+            let room = self.max_body_bytes.saturating_sub(body.len());
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpAnswer::new(status, headers, body).with_truncated(truncated))
+    }
+}
+
+/// Sets a JSON body (and its content type) on a request.
+pub(crate) fn json_body(request: RequestBuilder, body: &serde_json::Value) -> RequestBuilder {
+    request
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.to_string())
+}
+
+/// A header value that holds a secret: marked sensitive so it is never printed by `Debug`.
+pub(crate) fn secret_header(value: &str) -> Result<header::HeaderValue, Outcome> {
+    let mut v = header::HeaderValue::from_str(value).map_err(|_| {
+        Outcome::AccountError(
+            "the account's credential contains characters not allowed in an HTTP header".into(),
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// `base` with `segments` appended as path segments, each percent-encoded (RFC 3986 unreserved
+/// characters kept). Any query of `base` is dropped.
+///
+/// A segment that is empty, `.` or `..` is refused: URL normalisation would drop or collapse it
+/// (even percent-encoded), sending the request somewhere else than intended.
+pub fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, Outcome> {
+    let mut path = base.path().trim_end_matches('/').to_owned();
+    for segment in segments {
+        if matches!(*segment, "" | "." | "..") {
+            return Err(Outcome::InvalidInput(format!(
+                "{segment:?} cannot be used as a URL path segment"
+            )));
+        }
+        path.push('/');
+        path.extend(utf8_percent_encode(segment, SEGMENT));
+    }
+    let mut url = base.clone();
+    url.set_path(&path);
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// A request that got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The total timeout elapsed (connect, send or read).
+    #[error("no answer within the timeout")]
+    Timeout,
+    /// The connection could not be established.
+    #[error("connection failed: {0}")]
+    Connect(String),
+    /// Anything else: TLS, protocol, the body stream breaking off.
+    #[error("request failed: {0}")]
+    Other(String),
+}
+
+impl TransportError {
+    /// Describes a reqwest error without its URL (which may carry a token).
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
+        let err = err.without_url();
+        if err.is_timeout() {
+            return TransportError::Timeout;
+        }
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        if err.is_connect() {
+            TransportError::Connect(text)
+        } else {
+            TransportError::Other(text)
+        }
+    }
+
+    /// Every transport failure is a provider error: retry with backoff.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::ProviderError(self.to_string())
+    }
+}
+
+/// Bookkeeping for one attempt, which may take several requests (follow-ups, pre-checks):
+/// counts requests, keeps the last answer's summary, times the attempt and, when it finishes,
+/// redacts the account's secret from every text it returns.
+pub(crate) struct Exchange<'a> {
+    http: &'a HttpClient,
+    secret: &'a str,
+    started: Instant,
+    requests: u32,
+    last: Option<AnswerSummary>,
+}
+
+impl<'a> Exchange<'a> {
+    /// Starts an attempt for an account whose credential is `secret`.
+    pub(crate) fn new(http: &'a HttpClient, secret: &'a str) -> Self {
+        Exchange {
+            http,
+            secret,
+            started: Instant::now(),
+            requests: 0,
+            last: None,
+        }
+    }
+
+    /// Sends one request of the attempt.
+    pub(crate) async fn send(
+        &mut self,
+        request: RequestBuilder,
+    ) -> Result<HttpAnswer, TransportError> {
+        self.requests += 1;
+        let answer = self.http.send(request).await;
+        if let Ok(a) = &answer {
+            self.last = Some(a.summary());
+        }
+        answer
+    }
+
+    /// Ends the attempt with `outcome`.
+    pub(crate) fn finish(self, outcome: Outcome) -> AttemptReport {
+        AttemptReport {
+            outcome,
+            answer: self.last,
+            requests: self.requests,
+            elapsed: self.started.elapsed(),
+        }
+        .redacted(self.secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_encodes_each_segment_strictly() {
+        let base = Url::parse("https://api.example/prefix/?q=1").unwrap();
+        let url = endpoint(
+            &base,
+            &["sess 1", "groups", "1203@g.us", "a/b?c#d", "..x", "leave"],
+        )
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://api.example/prefix/sess%201/groups/1203%40g.us/a%2Fb%3Fc%23d/..x/leave"
+        );
+        for bad in ["", ".", ".."] {
+            assert!(endpoint(&base, &["a", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn endpoint_on_a_bare_host() {
+        let base = Url::parse("http://127.0.0.1:9").unwrap();
+        assert_eq!(
+            endpoint(&base, &["x"]).unwrap().as_str(),
+            "http://127.0.0.1:9/x"
+        );
+    }
+}
