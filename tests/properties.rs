@@ -170,7 +170,8 @@ fn classify_all(status: u16, body: &[u8]) -> Vec<Outcome> {
     let mut all = vec![
         green_api::classify(&answer, green_api::LeaveGroupFalse::Unconfirmed),
         green_api::classify(&answer, green_api::LeaveGroupFalse::AlreadyLeft),
-        ryzeapi::classify(&answer),
+        ryzeapi::classify(&answer, &GroupRef::Jid("120363406289005073@g.us".into())),
+        ryzeapi::classify(&answer, &GroupRef::Invite("AbCdEfGhIjKlMnOpQrSt12".into())),
         kirimin::classify(&answer, LeftDetail::Member),
         wasend::resolve_403(&answer),
         wasend::resolve_404(&answer),

@@ -204,12 +204,38 @@ impl HttpAnswer {
             .into_iter()
             .flatten()
             .max_by_key(|h| h.not_before)
-            .or_else(|| {
-                default.map(|d| RetryHint {
-                    not_before: self.received_at + d,
-                    source: HintSource::ProviderDefault,
-                })
-            })
+            .or_else(|| default.map(|d| self.default_hint(d)))
+    }
+
+    /// A hint `wait` after the answer arrived, from the provider's documented advice.
+    pub fn default_hint(&self, wait: Duration) -> RetryHint {
+        RetryHint {
+            not_before: self.received_at + wait,
+            source: HintSource::ProviderDefault,
+        }
+    }
+
+    /// Replaces every occurrence of `secret` (raw and percent-encoded) in the body with
+    /// `[redacted]`, so no excerpt, message or detail derived from the body can carry it, not
+    /// even a part cut by an excerpt's length limit.
+    pub fn redact(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for needle in super::secret_forms(secret) {
+            let needle = needle.as_bytes();
+            if self.body.windows(needle.len()).any(|w| w == needle) {
+                let mut out = Vec::with_capacity(self.body.len());
+                let mut rest = self.body.as_slice();
+                while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+                    out.extend_from_slice(&rest[..at]);
+                    out.extend_from_slice(super::REDACTED.as_bytes());
+                    rest = &rest[at + needle.len()..];
+                }
+                out.extend_from_slice(rest);
+                self.body = out;
+            }
+        }
     }
 
     /// The classification every provider shares for a 3xx: we never follow redirects, and a

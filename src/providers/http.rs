@@ -188,8 +188,9 @@ impl TransportError {
 }
 
 /// Bookkeeping for one attempt, which may take several requests (follow-ups, pre-checks):
-/// counts requests, keeps the last answer's summary, times the attempt and, when it finishes,
-/// redacts the account's secret from every text it returns.
+/// counts requests, redacts the account's secret from every answer body as it arrives, keeps
+/// the last answer's summary, times the attempt and, when it finishes, redacts the secret from
+/// every text it returns.
 pub(crate) struct Exchange<'a> {
     http: &'a HttpClient,
     secret: &'a str,
@@ -216,8 +217,9 @@ impl<'a> Exchange<'a> {
         request: RequestBuilder,
     ) -> Result<HttpAnswer, TransportError> {
         self.requests += 1;
-        let answer = self.http.send(request).await;
-        if let Ok(a) = &answer {
+        let mut answer = self.http.send(request).await;
+        if let Ok(a) = &mut answer {
+            a.redact(self.secret);
             self.last = Some(a.summary());
         }
         answer

@@ -75,30 +75,39 @@ pub const REDACTED: &str = "[redacted]";
 
 impl AttemptReport {
     /// Removes every occurrence of `secret` (raw and percent-encoded) from the report's texts.
+    ///
+    /// Answer bodies are already redacted on receipt ([`HttpAnswer::redact`]); this pass covers
+    /// any other text an adapter composed.
     pub fn redacted(mut self, secret: &str) -> Self {
         if secret.is_empty() {
             return self;
         }
-        let encoded: String =
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
-        let scrub = |s: String| {
-            let s = if s.contains(secret) {
-                s.replace(secret, REDACTED)
-            } else {
-                s
-            };
-            if encoded != secret && s.contains(&encoded) {
-                s.replace(&encoded, REDACTED)
-            } else {
-                s
+        let forms = secret_forms(secret);
+        let scrub = |mut s: String| {
+            for form in &forms {
+                if s.contains(form.as_str()) {
+                    s = s.replace(form.as_str(), REDACTED);
+                }
             }
+            s
         };
         self.outcome = self.outcome.map_text(scrub);
         if let Some(answer) = self.answer.as_mut() {
             answer.body = scrub(std::mem::take(&mut answer.body));
         }
         self
+    }
+}
+
+/// The forms in which a secret may be echoed back: as is, and percent-encoded (as in a URL
+/// path).
+pub(crate) fn secret_forms(secret: &str) -> Vec<String> {
+    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    if encoded == secret {
+        vec![secret.to_owned()]
+    } else {
+        vec![secret.to_owned(), encoded]
     }
 }
 

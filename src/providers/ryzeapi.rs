@@ -14,12 +14,13 @@
 //! | 401 | AccountError |
 //! | 403 `Not allowed to leave this group` | OwnerCannotLeave |
 //! | 403 other | AccountError (token not allowed) |
-//! | 404 `Group not found or you are not a member…` | AlreadyLeft (documented idempotent) |
+//! | 404 `Group not found or you are not a member…`, group given as a JID | AlreadyLeft (documented idempotent) |
+//! | the same 404, group given as an invite code or link | InvalidInput: a revoked or reset invite answers the same, so it proves nothing about membership |
 //! | 404 `Instance not found` | AccountError |
 //! | 404 other (not RyzeAPI's envelope) | AccountError (check base_url) |
 //! | 429 | RetryLater until `X-RateLimit-Reset` / `Retry-After` (the later) |
 //! | 501 | InvalidInput (permanent) |
-//! | 503 (instance bridge down) | RetryLater (Retry-After, else 30 s): pauses the account briefly |
+//! | 503 (instance bridge down) | RetryLater (Retry-After, else 30 s; `X-RateLimit-Reset` is about the quota window, not the bridge) |
 //! | 3xx | AccountError (configuration) |
 //! | 500, other 5xx, timeout, network | ProviderError |
 
@@ -99,7 +100,7 @@ impl RyzeApi {
             .request(Method::DELETE, url, self.timeout)
             .header("token", header);
         let outcome = match exchange.send(request).await {
-            Ok(answer) => classify(&answer),
+            Ok(answer) => classify(&answer, group),
             Err(e) => e.outcome(),
         };
         exchange.finish(outcome)
@@ -117,8 +118,8 @@ fn error_message(answer: &HttpAnswer) -> Option<String> {
     Some(message.to_lowercase())
 }
 
-/// Classifies a RyzeAPI leave answer.
-pub fn classify(answer: &HttpAnswer) -> Outcome {
+/// Classifies a RyzeAPI leave answer to a request for `group`.
+pub fn classify(answer: &HttpAnswer, group: &GroupRef) -> Outcome {
     let message = error_message(answer).unwrap_or_default();
     let says = |needle: &str| message.contains(needle);
     match answer.status {
@@ -146,16 +147,30 @@ pub fn classify(answer: &HttpAnswer) -> Outcome {
         404 if says("instance not found") => {
             Outcome::AccountError(format!("instance not found: {}", answer.describe()))
         }
-        404 if says("not a member") || says("group not found") => Outcome::AlreadyLeft(
-            "RyzeAPI: group not found or not a member (its documented idempotent answer)".into(),
-        ),
+        404 if (says("not a member") || says("group not found")) => match group {
+            GroupRef::Invite(_) => Outcome::InvalidInput(
+                "RyzeAPI found no group or membership for this invite; a revoked or reset invite \
+                 answers the same as having left, so this is not counted as a success: submit \
+                 the group's JID instead"
+                    .into(),
+            ),
+            _ => Outcome::AlreadyLeft(
+                "RyzeAPI: group not found or not a member (its documented idempotent answer)"
+                    .into(),
+            ),
+        },
         404 => Outcome::AccountError(format!(
             "unexpected 404 (check base_url and instance): {}",
             answer.describe()
         )),
         429 => answer.retry_later("rate limited", None),
         501 => Outcome::InvalidInput(format!("RyzeAPI cannot do this: {}", answer.describe())),
-        503 => answer.retry_later("instance bridge down", Some(DEFAULT_503_WAIT)),
+        503 => Outcome::RetryLater {
+            reason: format!("instance bridge down ({})", answer.describe()),
+            hint: answer
+                .retry_after()
+                .or(Some(answer.default_hint(DEFAULT_503_WAIT))),
+        },
         _ => answer.provider_error("RyzeAPI failed"),
     }
 }
