@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::outcome::{HintSource, Outcome, RetryHint};
+use super::redact::Redactor;
 
 /// Longest body excerpt kept in summaries and outcome details.
 const EXCERPT_CHARS: usize = 200;
@@ -215,27 +216,10 @@ impl HttpAnswer {
         }
     }
 
-    /// Replaces every occurrence of `secret` (raw and percent-encoded) in the body with
-    /// `[redacted]`, so no excerpt, message or detail derived from the body can carry it, not
-    /// even a part cut by an excerpt's length limit.
-    pub fn redact(&mut self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        for needle in super::secret_forms(secret) {
-            let needle = needle.as_bytes();
-            if self.body.windows(needle.len()).any(|w| w == needle) {
-                let mut out = Vec::with_capacity(self.body.len());
-                let mut rest = self.body.as_slice();
-                while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
-                    out.extend_from_slice(&rest[..at]);
-                    out.extend_from_slice(super::REDACTED.as_bytes());
-                    rest = &rest[at + needle.len()..];
-                }
-                out.extend_from_slice(rest);
-                self.body = out;
-            }
-        }
+    /// Redacts the credential from the body, so no excerpt, message or detail derived from the
+    /// body can carry it, not even a part cut by an excerpt's length limit.
+    pub fn redact(&mut self, redactor: &Redactor) {
+        redactor.bytes(&mut self.body);
     }
 
     /// The classification every provider shares for a 3xx: we never follow redirects, and a

@@ -30,6 +30,7 @@ use url::Url;
 use super::answer::HttpAnswer;
 use super::http::{Exchange, HttpClient, endpoint, json_body};
 use super::outcome::{LeftDetail, Outcome};
+use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
 use crate::quota::Quota;
@@ -120,7 +121,7 @@ impl GreenApi {
     /// One leave attempt.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
         let token = self.token.expose_secret();
-        let mut exchange = Exchange::new(&self.http, token);
+        let mut exchange = Exchange::new(&self.http, Redactor::new(token));
         let instance = format!("waInstance{}", self.instance_id);
         let url = match endpoint(&self.api_url, &[&instance, "leaveGroup", token]) {
             Ok(url) => url,

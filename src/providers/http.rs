@@ -14,6 +14,7 @@ use reqwest::{Method, RequestBuilder, header};
 use url::Url;
 
 use super::answer::{AnswerSummary, HttpAnswer};
+use super::redact::Redactor;
 use super::{AttemptReport, Outcome};
 
 /// The `User-Agent` of every provider request: `bulkleave/<version>`.
@@ -193,18 +194,18 @@ impl TransportError {
 /// every text it returns.
 pub(crate) struct Exchange<'a> {
     http: &'a HttpClient,
-    secret: &'a str,
+    redactor: Redactor,
     started: Instant,
     requests: u32,
     last: Option<AnswerSummary>,
 }
 
 impl<'a> Exchange<'a> {
-    /// Starts an attempt for an account whose credential is `secret`.
-    pub(crate) fn new(http: &'a HttpClient, secret: &'a str) -> Self {
+    /// Starts an attempt for an account whose credential `redactor` knows.
+    pub(crate) fn new(http: &'a HttpClient, redactor: Redactor) -> Self {
         Exchange {
             http,
-            secret,
+            redactor,
             started: Instant::now(),
             requests: 0,
             last: None,
@@ -219,7 +220,7 @@ impl<'a> Exchange<'a> {
         self.requests += 1;
         let mut answer = self.http.send(request).await;
         if let Ok(a) = &mut answer {
-            a.redact(self.secret);
+            a.redact(&self.redactor);
             self.last = Some(a.summary());
         }
         answer
@@ -233,7 +234,7 @@ impl<'a> Exchange<'a> {
             requests: self.requests,
             elapsed: self.started.elapsed(),
         }
-        .redacted(self.secret)
+        .redacted(&self.redactor)
     }
 }
 

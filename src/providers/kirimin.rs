@@ -17,8 +17,10 @@
 //! wipes its history. The leave answer does not say whether that happened, so [`OwnerPolicy`]
 //! decides whether to look the group up first (`GET {base}/x/group/{group_id}`, owner read at
 //! `/data/owner`; both inferred, hence configurable) and what to do with an owned group:
-//! refuse (default), leave and report `OwnerDissolvedGroup`, or skip the check. A check that
-//! cannot tell pauses the account (AccountError) rather than risk a dissolution.
+//! refuse (default), leave and report `OwnerDissolvedGroup`, or skip the check. Only a check
+//! that names another owner clears a leave under `refuse`: a group info the account cannot see
+//! (400/403) refuses the job, and an answer without the owner field pauses the account
+//! (AccountError) rather than risk a dissolution.
 
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ use url::Url;
 use super::answer::{HttpAnswer, str_field};
 use super::http::{Exchange, HttpClient, endpoint, json_body, secret_header};
 use super::outcome::{LeftDetail, Outcome};
+use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
 use crate::quota::Quota;
@@ -93,8 +96,12 @@ pub struct Kirimin {
 pub enum Role {
     /// The account owns the group.
     Owner,
-    /// The account does not own the group (or cannot see it, so cannot own it).
+    /// The group info names another owner.
     NotOwner,
+    /// The group info is not visible to the account (a 400/403 envelope). Most likely it is not
+    /// a member, but the endpoint is inferred, so this does not prove it: `refuse` does not
+    /// leave on it, `allow` leaves and reports the role as unchecked.
+    NotVisible,
 }
 
 impl Kirimin {
@@ -129,7 +136,13 @@ impl Kirimin {
 
     /// One leave attempt, preceded by the owner check unless the policy is `unchecked`.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
-        let mut exchange = Exchange::new(&self.http, self.cookie.expose_secret());
+        let cookie = self.cookie.expose_secret();
+        // The cookie string, and each cookie's value on its own (a body may echo just that).
+        let redactor = cookie
+            .split(';')
+            .filter_map(|pair| pair.split_once('=').map(|(_, value)| value))
+            .fold(Redactor::new(cookie), Redactor::with_part);
+        let mut exchange = Exchange::new(&self.http, redactor);
         let outcome = self.attempt(&mut exchange, group).await;
         exchange.finish(outcome)
     }
@@ -144,19 +157,32 @@ impl Kirimin {
                 }
             }
         };
-        if role == Some(Role::Owner) && self.account.owner_policy == OwnerPolicy::Refuse {
-            return Outcome::OwnerCannotLeave(
-                "the account owns this group and owner_policy is \"refuse\": leaving would \
-                 dissolve the group and wipe its history"
-                    .into(),
-            );
+        if self.account.owner_policy == OwnerPolicy::Refuse {
+            match role {
+                Some(Role::Owner) => {
+                    return Outcome::OwnerCannotLeave(
+                        "the account owns this group and owner_policy is \"refuse\": leaving \
+                         would dissolve the group and wipe its history"
+                            .into(),
+                    );
+                }
+                Some(Role::NotVisible) => {
+                    return Outcome::OwnerCannotLeave(
+                        "the owner check could not see the group (400/403), so ownership is not \
+                         confirmed and owner_policy \"refuse\" does not leave; if the account is \
+                         not a member there is nothing to do, otherwise use owner_policy \"allow\""
+                            .into(),
+                    );
+                }
+                Some(Role::NotOwner) | None => {}
+            }
         }
         let request = match self.request(Method::POST, &["x", "group", "leave", group.as_str()]) {
             Ok(r) => json_body(r, &json!({})),
             Err(outcome) => return outcome,
         };
         let detail = match role {
-            None => LeftDetail::RoleUnchecked,
+            None | Some(Role::NotVisible) => LeftDetail::RoleUnchecked,
             Some(Role::Owner) => LeftDetail::OwnerDissolvedGroup,
             Some(Role::NotOwner) => LeftDetail::Member,
         };
@@ -283,8 +309,7 @@ pub fn classify_owner_check(answer: &HttpAnswer, account: &AccountConfig) -> Res
                 Role::NotOwner
             })
         }
-        // Not visible to the account: it is not a member, so it cannot be the owner.
-        400 | 403 => Ok(Role::NotOwner),
+        400 | 403 => Ok(Role::NotVisible),
         404 if msg == "GRPS_404" => Err(Outcome::GroupGone(
             "Kirimin: the group does not exist (GRPS_404)".into(),
         )),

@@ -13,6 +13,7 @@ pub mod http;
 mod kind;
 pub mod kirimin;
 pub mod outcome;
+pub mod redact;
 pub mod ryzeapi;
 pub mod wasend;
 
@@ -27,6 +28,7 @@ pub use self::answer::{AnswerSummary, HttpAnswer, RateLimitInfo};
 pub use self::http::HttpClient;
 pub use self::kind::{Provider, UnknownProvider};
 pub use self::outcome::{HintSource, LeftDetail, Outcome, OutcomeClass, RetryHint};
+pub use self::redact::{REDACTED, Redactor};
 use crate::config::{AccountKind, AccountSettings, Settings};
 use crate::job::{AccountName, GroupRef, LeaveRequest};
 
@@ -70,44 +72,17 @@ fn serialize_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Text shown instead of a redacted secret.
-pub const REDACTED: &str = "[redacted]";
-
 impl AttemptReport {
-    /// Removes every occurrence of `secret` (raw and percent-encoded) from the report's texts.
+    /// The report with `redactor`'s needles removed from every text.
     ///
     /// Answer bodies are already redacted on receipt ([`HttpAnswer::redact`]); this pass covers
     /// any other text an adapter composed.
-    pub fn redacted(mut self, secret: &str) -> Self {
-        if secret.is_empty() {
-            return self;
-        }
-        let forms = secret_forms(secret);
-        let scrub = |mut s: String| {
-            for form in &forms {
-                if s.contains(form.as_str()) {
-                    s = s.replace(form.as_str(), REDACTED);
-                }
-            }
-            s
-        };
-        self.outcome = self.outcome.map_text(scrub);
+    pub fn redacted(mut self, redactor: &Redactor) -> Self {
+        self.outcome = self.outcome.map_text(|s| redactor.text(s));
         if let Some(answer) = self.answer.as_mut() {
-            answer.body = scrub(std::mem::take(&mut answer.body));
+            answer.body = redactor.text(std::mem::take(&mut answer.body));
         }
         self
-    }
-}
-
-/// The forms in which a secret may be echoed back: as is, and percent-encoded (as in a URL
-/// path).
-pub(crate) fn secret_forms(secret: &str) -> Vec<String> {
-    let encoded = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    if encoded == secret {
-        vec![secret.to_owned()]
-    } else {
-        vec![secret.to_owned(), encoded]
     }
 }
 
@@ -264,7 +239,7 @@ mod tests {
             requests: 1,
             elapsed: Duration::ZERO,
         }
-        .redacted(secret);
+        .redacted(&Redactor::new(secret));
         let text = format!("{report:?}");
         assert!(!text.contains("s3cr"), "{text}");
         assert_eq!(report.outcome.detail(), "echo [redacted] and [redacted]");

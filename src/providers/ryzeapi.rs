@@ -33,6 +33,7 @@ use url::Url;
 use super::answer::HttpAnswer;
 use super::http::{Exchange, HttpClient, endpoint, secret_header};
 use super::outcome::{LeftDetail, Outcome};
+use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
 use crate::quota::Quota;
@@ -84,7 +85,7 @@ impl RyzeApi {
     /// One leave attempt.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
         let token = self.token.expose_secret();
-        let mut exchange = Exchange::new(&self.http, token);
+        let mut exchange = Exchange::new(&self.http, Redactor::new(token));
         let header = match secret_header(token) {
             Ok(h) => h,
             Err(outcome) => return exchange.finish(outcome),

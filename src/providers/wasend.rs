@@ -6,10 +6,11 @@
 //! - **403 "Not a member of the group or group owner"** → `GET /{sessionId}/groups/{groupId}`:
 //!   - 200 with a JSON object: the group is still visible, so the account is a member and was
 //!     refused as the owner → OwnerCannotLeave;
-//!   - 403 or 404 whose message speaks of the group (not found / not a member): the account
-//!     cannot see the group → AlreadyLeft;
+//!   - 403 or 404 whose JSON `error`/`message` says "group not found" or "not a member": the
+//!     account cannot see the group → AlreadyLeft (a framework's route-not-found page does not
+//!     count: the endpoint is inferred, and a missing one must not make every 403 a success);
 //!   - anything else proves nothing → ProviderError (retried, never a success), or the
-//!     follow-up's own 401 / 429 / 5xx class.
+//!     follow-up's own 3xx / 401 / 429 class.
 //! - **404 "Session or group not found"** → `GET /sessions/{sessionId}`:
 //!   - 200 with `status` WORKING (or CONNECTED, READY, OPEN, ACTIVE): the session is healthy, so
 //!     the group is what was not found → GroupGone;
@@ -30,6 +31,7 @@ use url::Url;
 use super::answer::{HttpAnswer, str_field};
 use super::http::{Exchange, HttpClient, endpoint, secret_header};
 use super::outcome::{LeftDetail, Outcome};
+use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
 use crate::quota::Quota;
@@ -104,7 +106,7 @@ impl Wasend {
 
     /// One leave attempt, with a follow-up request when the answer is ambiguous.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
-        let mut exchange = Exchange::new(&self.http, self.api_key.expose_secret());
+        let mut exchange = Exchange::new(&self.http, Redactor::new(self.api_key.expose_secret()));
         let outcome = self.attempt(&mut exchange, group).await;
         exchange.finish(outcome)
     }
@@ -179,6 +181,7 @@ pub fn classify_leave(answer: &HttpAnswer) -> Option<Outcome> {
 /// The follow-up answer's own class when it is not one that resolves the ambiguity.
 fn follow_up_failure(answer: &HttpAnswer, ambiguity: &str) -> Outcome {
     match answer.status {
+        300..=399 => answer.redirect_outcome(),
         401 => Outcome::AccountError(format!("API key rejected: {}", answer.describe())),
         429 => answer.retry_later("rate limited during follow-up", Some(DEFAULT_429_WAIT)),
         _ => Outcome::ProviderError(format!(
@@ -206,9 +209,20 @@ pub fn resolve_403(group_page: &HttpAnswer) -> Outcome {
     }
 }
 
+/// Whether the answer is Wasend's own error saying the group is not found or the account not a
+/// member: its JSON `error` or `message` holds one of those phrases. A framework's route-not-found
+/// page (`Cannot GET /…/groups/…`, `Not Found`) is not.
 fn speaks_of_group_absence(answer: &HttpAnswer) -> bool {
-    let text = answer.lower_text();
-    text.contains("group") && (text.contains("not found") || text.contains("not a member"))
+    let Some(body) = answer.json_object() else {
+        return false;
+    };
+    ["error", "message"]
+        .iter()
+        .filter_map(|key| str_field(&body, key))
+        .map(str::to_lowercase)
+        .any(|m| {
+            !m.contains("cannot") && (m.contains("group not found") || m.contains("not a member"))
+        })
 }
 
 /// Resolves a 404 on leave from the session page.
