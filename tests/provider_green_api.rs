@@ -8,11 +8,12 @@ use std::net::TcpListener;
 use std::time::{Duration, SystemTime};
 
 use bulkleave::job::GroupRef;
-use bulkleave::providers::OutcomeClass::{AlreadyLeft, GroupGone, Left};
+
 use bulkleave::providers::green_api::{AccountConfig, GreenApi, LeaveGroupFalse};
 use bulkleave::providers::{
-    AttemptReport, HintSource, LeftDetail, Outcome, OutcomeClass, Provider, RetryHint,
+    AttemptReport, HintSource, LeftDetail, Outcome, OutcomeClass, Provider,
 };
+use common::Hint;
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{any, body_json, header, header_regex, method, path};
@@ -20,9 +21,6 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const INSTANCE: &str = "1101000001";
 const JID: &str = "120363406289005073@g.us";
-/// The only classes that may count as success.
-const SUCCESSES: [OutcomeClass; 3] = [Left, AlreadyLeft, GroupGone];
-
 /// The documented path: the token is the last path segment.
 fn leave_path() -> String {
     format!("/waInstance{INSTANCE}/leaveGroup/{}", common::CANARY)
@@ -71,16 +69,6 @@ async fn mount_exact_at(server: &MockServer, leave_path: &str, response: impl Re
         .named("exact Green API leaveGroup request")
         .mount(server)
         .await;
-}
-
-/// What to expect of a `RetryLater` hint.
-#[derive(Debug, Clone, Copy)]
-enum Hint {
-    Unchecked,
-    Absent,
-    /// `n` seconds after the answer arrived.
-    After(u64, HintSource),
-    At(SystemTime, HintSource),
 }
 
 struct Case {
@@ -146,36 +134,11 @@ impl Case {
     }
 }
 
-/// Invariants of every report: no secret, one request, success only for the three successes;
-/// and the expected class with `detail` in its text.
+/// The invariants of every report (one request each), and `detail` in the outcome's text.
 fn check(name: &str, report: &AttemptReport, class: OutcomeClass, detail: &str) {
-    assert_eq!(report.outcome.class(), class, "{name}: {report:?}");
+    common::assert_report(name, report, class, 1);
     let text = report.outcome.detail();
     assert!(text.contains(detail), "{name}: {text:?} lacks {detail:?}");
-    common::assert_no_canary(report);
-    assert_eq!(report.requests, 1, "{name}: requests");
-    let success = SUCCESSES.contains(&class);
-    assert_eq!(report.outcome.is_success(), success, "{name}: {report:?}");
-    let v = serde_json::to_value(report).unwrap();
-    assert_eq!(v["outcome"]["class"], class.as_str(), "{name}: {v}");
-    assert_eq!(v["outcome"]["success"], success, "{name}: {v}");
-}
-
-fn check_hint(name: &str, got: Option<RetryHint>, want: Hint, span: (SystemTime, SystemTime)) {
-    match want {
-        Hint::Unchecked => {}
-        Hint::Absent => assert_eq!(got, None, "{name}"),
-        Hint::After(secs, source) => {
-            let h = got.unwrap_or_else(|| panic!("{name}: no hint"));
-            let d = Duration::from_secs(secs);
-            assert_eq!(h.source, source, "{name}");
-            let within = h.not_before >= span.0 + d && h.not_before <= span.1 + d;
-            assert!(within, "{name}: {h:?} is not {secs}s after the answer");
-        }
-        Hint::At(not_before, source) => {
-            assert_eq!(got, Some(RetryHint { not_before, source }), "{name}");
-        }
-    }
 }
 
 async fn run(c: &Case) {
@@ -196,7 +159,9 @@ async fn run(c: &Case) {
         assert_eq!(report.outcome, Outcome::Left(left), "{name}");
     }
     match &report.outcome {
-        Outcome::RetryLater { hint, .. } => check_hint(name, *hint, c.hint, (before, after)),
+        Outcome::RetryLater { hint, .. } => {
+            common::check_hint(name, *hint, c.hint, (before, after))
+        }
         _ => assert!(matches!(c.hint, Hint::Unchecked), "{name}: expected a hint"),
     }
 }

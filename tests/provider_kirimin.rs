@@ -186,17 +186,6 @@ async fn mount(
         .await;
 }
 
-/// The invariants of every report: its class, success only for the three successes, the
-/// request count, and no secret anywhere.
-fn assert_report(name: &str, report: &AttemptReport, expect: OutcomeClass, requests: usize) {
-    let class = report.outcome.class();
-    assert_eq!(class, expect, "{name}: {:?}", report.outcome);
-    let success = [Left, AlreadyLeft, GroupGone].contains(&class);
-    assert_eq!(report.outcome.is_success(), success, "{name}: is_success");
-    assert_eq!(report.requests as usize, requests, "{name}: requests");
-    common::assert_no_canary(report);
-}
-
 async fn run(case: Case) -> AttemptReport {
     run_on(MockServer::start().await, case).await
 }
@@ -236,7 +225,7 @@ async fn run_on(server: MockServer, case: Case) -> AttemptReport {
         assert!(problems.is_empty(), "{name}: {method} {path}: {problems:?}");
     }
     server.verify().await;
-    assert_report(name, &report, case.expect, expected.len());
+    common::assert_report(name, &report, case.expect, expected.len());
     (case.extra)(&report);
     report
 }

@@ -4,11 +4,15 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use bulkleave::providers::OutcomeClass::{self, AlreadyLeft, GroupGone, Left};
 use bulkleave::providers::http::ClientOptions;
-use bulkleave::providers::{AttemptReport, HttpClient, ProviderSettings};
+use bulkleave::providers::{AttemptReport, HintSource, HttpClient, ProviderSettings, RetryHint};
 use url::Url;
+
+/// The only classes that count as success.
+pub const SUCCESSES: [OutcomeClass; 3] = [Left, AlreadyLeft, GroupGone];
 
 /// A credential value that must never appear in any output.
 pub const CANARY: &str = "CANARY-s3cr3t-t0ken-9f2c";
@@ -38,5 +42,50 @@ pub fn assert_no_canary(report: &AttemptReport) {
     for text in [debug, json, display] {
         assert!(!text.contains(CANARY), "secret leaked: {text}");
         assert!(!text.contains("s3cr3t"), "secret leaked: {text}");
+    }
+}
+
+/// The invariants of every report: the expected class, success exactly for the three successes
+/// (in the value and its JSON), the number of requests sent, and no secret anywhere.
+pub fn assert_report(name: &str, report: &AttemptReport, class: OutcomeClass, requests: usize) {
+    assert_eq!(report.outcome.class(), class, "{name}: {report:?}");
+    let success = SUCCESSES.contains(&class);
+    assert_eq!(report.outcome.is_success(), success, "{name}: is_success");
+    let v = serde_json::to_value(report).expect("report serialises");
+    assert_eq!(v["outcome"]["class"], class.as_str(), "{name}: {v}");
+    assert_eq!(v["outcome"]["success"], success, "{name}: {v}");
+    assert_eq!(report.requests as usize, requests, "{name}: requests");
+    assert_no_canary(report);
+}
+
+/// The retry hint a case expects.
+#[derive(Debug, Clone, Copy)]
+pub enum Hint {
+    /// Not checked by this case.
+    Unchecked,
+    /// No hint.
+    Absent,
+    /// `n` seconds after the answer arrived.
+    After(u64, HintSource),
+    /// Exactly this instant.
+    At(SystemTime, HintSource),
+}
+
+/// Checks `got` against `want`; `span` brackets when the answer arrived (before and after the
+/// call).
+pub fn check_hint(name: &str, got: Option<RetryHint>, want: Hint, span: (SystemTime, SystemTime)) {
+    match want {
+        Hint::Unchecked => {}
+        Hint::Absent => assert_eq!(got, None, "{name}"),
+        Hint::After(secs, source) => {
+            let h = got.unwrap_or_else(|| panic!("{name}: no hint"));
+            let d = Duration::from_secs(secs);
+            assert_eq!(h.source, source, "{name}");
+            let within = h.not_before >= span.0 + d && h.not_before <= span.1 + d;
+            assert!(within, "{name}: {h:?} is not {secs}s after the answer");
+        }
+        Hint::At(not_before, source) => {
+            assert_eq!(got, Some(RetryHint { not_before, source }), "{name}");
+        }
     }
 }
