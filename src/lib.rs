@@ -13,6 +13,7 @@
 //! | [`job`] | the job model: checked ids, group references per provider, idempotency keys |
 //! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
+//! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
 //! | [`quota`] | the `N/period` quota type |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`telemetry`] | logging setup |
@@ -26,5 +27,6 @@ pub mod cli;
 pub mod config;
 pub mod job;
 pub mod providers;
+pub mod queue;
 pub mod quota;
 pub mod telemetry;

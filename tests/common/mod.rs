@@ -89,3 +89,34 @@ pub fn check_hint(name: &str, got: Option<RetryHint>, want: Hint, span: (SystemT
         }
     }
 }
+
+/// The Redis the tests use (`BULKLEAVE_TEST_REDIS_URL`, default the local one).
+pub fn redis_url() -> String {
+    std::env::var("BULKLEAVE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Redis settings with a key prefix of its own, so tests never see each other's keys.
+pub fn redis_settings() -> bulkleave::config::RedisSettings {
+    bulkleave::config::RedisSettings {
+        url: bulkleave::config::SecretUrl::new(Url::parse(&redis_url()).expect("redis URL")),
+        key_prefix: format!("test-{}", uuid::Uuid::now_v7().simple()),
+    }
+}
+
+/// Deletes every key under `prefix` (best effort, at the end of a test).
+pub async fn drop_prefix(prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+    }
+}

@@ -1,0 +1,294 @@
+//! The worker side: read deliveries, keep their leases, claim orphans, promote due jobs, and
+//! settle each delivery exactly one way (finish, retry or release).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use redis::Value;
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+
+use super::keys::WORKERS_GROUP;
+use super::records::{AttemptRecord, DeadInfo, OutcomeRecord};
+use super::{HISTORY_LEN, HISTORY_TTL, Queue, Result, secs, unix_ms};
+use crate::job::LeaveJob;
+
+/// One job handed to this worker: the stream entry it came in and the decoded job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The stream entry id (what is acknowledged).
+    pub entry_id: String,
+    /// The job.
+    pub job: LeaveJob,
+}
+
+fn field(entry: &StreamId, name: &str) -> Option<String> {
+    entry
+        .map
+        .get(name)
+        .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+}
+
+impl Queue {
+    /// Reads up to `count` new deliveries for `consumer`, waiting up to `block` for the first
+    /// (on `conn`, a connection from [`Queue::blocking_connection`]). Entries that cannot be
+    /// decoded are dead-lettered on the spot (poison) and not returned.
+    pub async fn fetch(
+        &self,
+        conn: &mut ConnectionManager,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>> {
+        let read: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(WORKERS_GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
+            .arg("STREAMS")
+            .arg(self.keys.jobs())
+            .arg(">")
+            .query_async(conn)
+            .await;
+        let reply = match read {
+            Err(e) if e.to_string().contains("NOGROUP") => {
+                // Redis lost its data (restart without persistence): recreate and go on.
+                self.ensure_groups().await?;
+                return Ok(Vec::new());
+            }
+            other => other?,
+        };
+        let entries = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        self.decode(entries).await
+    }
+
+    async fn decode(&self, entries: Vec<StreamId>) -> Result<Vec<Delivery>> {
+        let mut deliveries = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let payload = field(&entry, "job");
+            match payload.as_deref().map(serde_json::from_str::<LeaveJob>) {
+                Some(Ok(job)) => deliveries.push(Delivery {
+                    entry_id: entry.id,
+                    job,
+                }),
+                Some(Err(e)) => {
+                    self.dead_letter_poison(
+                        &entry.id,
+                        payload.as_deref().unwrap_or(""),
+                        &e.to_string(),
+                    )
+                    .await?;
+                }
+                None => {
+                    self.dead_letter_poison(&entry.id, "", "the entry has no `job` field")
+                        .await?;
+                }
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// Claims up to `count` deliveries whose lease expired (their worker died), starting at
+    /// `cursor`; returns them and the cursor for the next call (`0-0` when the scan wrapped).
+    pub async fn reclaim(
+        &self,
+        consumer: &str,
+        cursor: &str,
+        count: usize,
+    ) -> Result<(Vec<Delivery>, String)> {
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(self.keys.jobs())
+            .arg(WORKERS_GROUP)
+            .arg(consumer)
+            .arg(u64::try_from(self.options.lease.as_millis()).unwrap_or(u64::MAX))
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let deliveries = self.decode(reply.claimed).await?;
+        Ok((deliveries, reply.next_stream_id))
+    }
+
+    /// Renews the lease of deliveries this consumer holds (resets their idle time).
+    pub async fn touch(&self, consumer: &str, entry_ids: &[String]) -> Result<()> {
+        if entry_ids.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("XCLAIM");
+        cmd.arg(self.keys.jobs())
+            .arg(WORKERS_GROUP)
+            .arg(consumer)
+            .arg(0);
+        for id in entry_ids {
+            cmd.arg(id);
+        }
+        cmd.arg("JUSTID");
+        cmd.query_async::<Value>(&mut self.conn.clone()).await?;
+        Ok(())
+    }
+
+    /// Moves due delayed jobs to the stream, at most [`super::QueueOptions::promote_batch`]
+    /// per call; returns how many moved.
+    pub async fn promote_due(&self, now: SystemTime) -> Result<usize> {
+        let mut invocation = self.scripts.promote.prepare_invoke();
+        invocation
+            .key(self.keys.delayed())
+            .key(self.keys.delayed_jobs())
+            .key(self.keys.jobs())
+            .arg(unix_ms(now))
+            .arg(self.options.promote_batch);
+        self.scripts.run(&mut self.conn.clone(), &invocation).await
+    }
+
+    /// Settles `delivery` with its final outcome; with `dead` set, the job also goes to the
+    /// dead-letter set. Returns `false` when this job's outcome had already been recorded (a
+    /// duplicate delivery), in which case nothing new is written.
+    pub async fn finish(
+        &self,
+        delivery: &Delivery,
+        outcome: &OutcomeRecord,
+        dead: Option<&DeadInfo>,
+    ) -> Result<bool> {
+        let job = &delivery.job;
+        let mut invocation = self.scripts.finish.prepare_invoke();
+        invocation
+            .key(self.keys.jobs())
+            .key(self.keys.idem(job.idempotency_key.as_str()))
+            .key(self.keys.outcomes())
+            .key(self.keys.history(&job.id.to_string()))
+            .key(self.keys.dead())
+            .key(self.keys.dead_jobs())
+            .key(self.keys.dead_info())
+            .arg(WORKERS_GROUP)
+            .arg(&delivery.entry_id)
+            .arg(job.id.to_string())
+            .arg(secs(self.options.dedup_ttl))
+            .arg(self.options.outcomes_max_len)
+            .arg(serde_json::to_string(outcome)?)
+            .arg(
+                dead.map(serde_json::to_string)
+                    .transpose()?
+                    .unwrap_or_default(),
+            )
+            .arg(if dead.is_some() {
+                serde_json::to_string(job)?
+            } else {
+                String::new()
+            })
+            .arg(unix_ms(SystemTime::now()));
+        let recorded: i64 = self
+            .scripts
+            .run(&mut self.conn.clone(), &invocation)
+            .await?;
+        Ok(recorded == 1)
+    }
+
+    /// Settles `delivery` by scheduling `job` (its counters updated) to run again at `at`,
+    /// appending `failure` to its history. Returns `false` if the delivery had already been
+    /// settled elsewhere (then nothing is scheduled).
+    pub async fn retry(
+        &self,
+        delivery: &Delivery,
+        job: &LeaveJob,
+        at: SystemTime,
+        failure: &AttemptRecord,
+    ) -> Result<bool> {
+        let mut invocation = self.scripts.retry.prepare_invoke();
+        invocation
+            .key(self.keys.jobs())
+            .key(self.keys.delayed())
+            .key(self.keys.delayed_jobs())
+            .key(self.keys.history(&job.id.to_string()))
+            .arg(WORKERS_GROUP)
+            .arg(&delivery.entry_id)
+            .arg(job.id.to_string())
+            .arg(unix_ms(at))
+            .arg(serde_json::to_string(job)?)
+            .arg(serde_json::to_string(failure)?)
+            .arg(HISTORY_LEN)
+            .arg(secs(HISTORY_TTL));
+        let scheduled: i64 = self
+            .scripts
+            .run(&mut self.conn.clone(), &invocation)
+            .await?;
+        Ok(scheduled == 1)
+    }
+
+    /// Hands deliveries back to the queue (shutdown): each gets a fresh entry at the tail.
+    /// Returns how many were handed back (the rest had been settled already).
+    pub async fn release(&self, deliveries: &[Delivery]) -> Result<usize> {
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for d in deliveries {
+            let mut invocation = self.scripts.release.prepare_invoke();
+            invocation
+                .key(self.keys.jobs())
+                .arg(WORKERS_GROUP)
+                .arg(&d.entry_id)
+                .arg(d.job.id.to_string())
+                .arg(serde_json::to_string(&d.job)?);
+            pipe.invoke_script(&invocation);
+        }
+        let released: Vec<i64> = self
+            .scripts
+            .run_pipeline(&mut self.conn.clone(), &pipe)
+            .await?;
+        Ok(released.into_iter().filter(|r| *r == 1).count())
+    }
+
+    /// The failed attempts recorded for `job_id`, oldest first.
+    pub async fn history(&self, job_id: &str) -> Result<Vec<AttemptRecord>> {
+        let raw: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.keys.history(job_id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(raw
+            .iter()
+            .filter_map(|s| serde_json::from_str(s).ok())
+            .collect())
+    }
+
+    async fn dead_letter_poison(&self, entry_id: &str, raw: &str, reason: &str) -> Result<()> {
+        let id = format!("poison-{entry_id}");
+        let info = DeadInfo {
+            reason: format!("undecodable job: {}", crate::job::excerpt(reason)),
+            at_ms: unix_ms(SystemTime::now()),
+            history: Vec::new(),
+            poison: true,
+        };
+        let outcome = HashMap::from([("class", "poison"), ("job", id.as_str())]);
+        let mut invocation = self.scripts.finish.prepare_invoke();
+        invocation
+            .key(self.keys.jobs())
+            .key(self.keys.idem(&id))
+            .key(self.keys.outcomes())
+            .key(self.keys.history(&id))
+            .key(self.keys.dead())
+            .key(self.keys.dead_jobs())
+            .key(self.keys.dead_info())
+            .arg(WORKERS_GROUP)
+            .arg(entry_id)
+            .arg(&id)
+            .arg(secs(self.options.dedup_ttl))
+            .arg(self.options.outcomes_max_len)
+            .arg(serde_json::to_string(&outcome)?)
+            .arg(serde_json::to_string(&info)?)
+            .arg(raw)
+            .arg(unix_ms(SystemTime::now()));
+        tracing::warn!(entry = entry_id, reason = %info.reason, "poison message dead-lettered");
+        self.scripts
+            .run::<i64>(&mut self.conn.clone(), &invocation)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+-- Record a job's final outcome once and remove its delivery.
+-- KEYS: 1 jobs stream, 2 idem key, 3 outcomes stream, 4 history list,
+--       5 dead zset, 6 dead job hash, 7 dead info hash
+-- ARGV: 1 group, 2 entry id ('' for none), 3 job id, 4 done TTL seconds, 5 outcomes max len,
+--       6 outcome JSON, 7 dead-letter info JSON ('' when not dead-lettered),
+--       8 job payload for the dead-letter set, 9 now ms
+-- Returns 1 when recorded, 0 when this job's outcome was already recorded (a duplicate delivery).
+if ARGV[2] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
+local final = ARGV[3] .. '|final'
+if redis.call('GET', KEYS[2]) == final then
+  return 0
+end
+redis.call('SET', KEYS[2], final, 'EX', ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], '*', 'job', ARGV[3], 'outcome', ARGV[6])
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[5], ARGV[9], ARGV[3])
+  redis.call('HSET', KEYS[6], ARGV[3], ARGV[8])
+  redis.call('HSET', KEYS[7], ARGV[3], ARGV[7])
+end
+redis.call('DEL', KEYS[4])
+return 1

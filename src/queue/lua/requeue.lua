@@ -1,0 +1,12 @@
+-- Move one dead letter back to the jobs stream with a fresh payload.
+-- KEYS: 1 dead zset, 2 dead job hash, 3 dead info hash, 4 jobs stream, 5 idem key
+-- ARGV: 1 job id, 2 payload, 3 pending TTL seconds
+-- Returns 1 when requeued, 0 when it was not (or no longer) a dead letter.
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[3])
+redis.call('XADD', KEYS[4], '*', 'id', ARGV[1], 'job', ARGV[2])
+return 1
