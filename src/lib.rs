@@ -15,8 +15,10 @@
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
 //! | [`quota`] | the `N/period` quota type |
+//! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`telemetry`] | logging setup |
+//! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain |
 //!
 //! The binary (`src/main.rs`) only parses the command line and hands over to [`cli::run`].
 
@@ -29,4 +31,6 @@ pub mod job;
 pub mod providers;
 pub mod queue;
 pub mod quota;
+pub mod retry;
 pub mod telemetry;
+pub mod worker;

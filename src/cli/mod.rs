@@ -11,6 +11,8 @@
 
 mod config_check;
 mod leave;
+mod queue;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +59,17 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the worker pool: pull jobs from Redis, leave groups, record outcomes. Stops
+    /// cleanly on SIGTERM/SIGINT.
+    Worker,
+    /// Add one leave job to the queue; prints its id.
+    Enqueue(queue::EnqueueArgs),
+    /// Inspect the queue.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
+    /// Dead letters: list them, requeue them.
+    #[command(subcommand)]
+    Dlq(queue::DlqCommand),
 }
 
 /// `bulkleave config …`
@@ -68,11 +81,19 @@ pub enum ConfigCommand {
 
 /// Runs the parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
+    if let Command::Config(ConfigCommand::Check) = cli.command {
+        return ExitCode::from(config_check::run(cli.config.as_deref()));
+    }
+    let settings = match load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(code) => return ExitCode::from(code),
+    };
     let code = match cli.command {
-        Command::Leave(args) => match load(cli.config.as_deref()) {
-            Ok(settings) => leave::run(&settings, args).await,
-            Err(code) => code,
-        },
+        Command::Leave(args) => leave::run(&settings, args).await,
+        Command::Worker => worker::run(&settings).await,
+        Command::Enqueue(args) => queue::enqueue(&settings, args).await,
+        Command::Queue(queue::QueueCommand::Stats) => queue::stats(&settings).await,
+        Command::Dlq(command) => queue::dlq(&settings, command).await,
         Command::Config(ConfigCommand::Check) => config_check::run(cli.config.as_deref()),
     };
     ExitCode::from(code)

@@ -24,7 +24,9 @@ use std::time::Duration;
 pub use self::secret::{Credential, CredentialSource, SecretUrl};
 use crate::job::AccountName;
 use crate::providers::{Provider, ProviderSettings, green_api, kirimin, ryzeapi, wasend};
+use crate::queue::QueueOptions;
 use crate::quota::Quota;
+use crate::retry::RetryPolicy;
 
 /// Default connect timeout for provider requests.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,6 +42,8 @@ pub const DEFAULT_KEY_PREFIX: &str = "bulkleave";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://127.0.0.1:5432/bulkleave";
 /// Default number of jobs a worker runs at once.
 pub const DEFAULT_CONCURRENCY: u32 = 32;
+/// Default time a stopping worker gives its in-flight jobs before handing them back.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
 /// The environment-variable prefix (`BULKLEAVE__…`).
 pub const ENV_PREFIX: &str = "BULKLEAVE";
 
@@ -96,6 +100,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Worker settings.
     pub worker: WorkerSettings,
+    /// Queue behaviour (leases, idempotency windows).
+    pub queue: QueueOptions,
+    /// Retry policy.
+    pub retry: RetryPolicy,
 }
 
 /// Settings of the shared HTTP client.
@@ -214,6 +222,10 @@ pub struct DatabaseSettings {
 pub struct WorkerSettings {
     /// Jobs run at once per worker process. Default [`DEFAULT_CONCURRENCY`].
     pub concurrency: u32,
+    /// On SIGTERM/SIGINT, how long in-flight jobs may run before they are handed back.
+    /// Default [`DEFAULT_DRAIN_TIMEOUT`]; keep it below Kubernetes'
+    /// `terminationGracePeriodSeconds`.
+    pub drain_timeout: Duration,
 }
 
 /// Loads the configuration: defaults, then the file at `path` (if any), then `BULKLEAVE__*`

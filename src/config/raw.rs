@@ -17,6 +17,8 @@ pub(super) struct RawSettings {
     pub redis: RawRedis,
     pub database: RawDatabase,
     pub worker: RawWorker,
+    pub queue: RawQueue,
+    pub retry: RawRetry,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,4 +91,23 @@ pub(super) struct RawDatabase {
 #[serde(default)]
 pub(super) struct RawWorker {
     pub concurrency: Option<u32>,
+    pub drain_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawQueue {
+    pub lease: Option<String>,
+    pub pending_ttl: Option<String>,
+    pub dedup_ttl: Option<String>,
+    pub outcomes_max_len: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawRetry {
+    pub max_attempts: Option<u32>,
+    pub base_delay: Option<String>,
+    pub max_delay: Option<String>,
+    pub account_error_delay: Option<String>,
 }

@@ -6,21 +6,23 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::raw::{RawAccount, RawCredential, RawProvider, RawSettings};
+use super::raw::{RawAccount, RawCredential, RawProvider, RawQueue, RawRetry, RawSettings};
 use super::secret::{self, Credential, CredentialSource, SecretUrl};
 use super::{
     AccountKind, AccountSettings, DatabaseSettings, Error, HttpSettings, Problem, ProviderConfig,
     ProvidersConfig, RedisSettings, Settings, WorkerSettings,
 };
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE_URL, DEFAULT_KEY_PREFIX,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE_URL, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_KEY_PREFIX, DEFAULT_MAX_BODY_BYTES, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT,
 };
 use crate::job::AccountName;
 use crate::providers::green_api::{self, LeaveGroupFalse};
 use crate::providers::kirimin::{self, OwnerPolicy};
 use crate::providers::{Provider, ProviderSettings, ryzeapi, wasend};
+use crate::queue::QueueOptions;
 use crate::quota::Quota;
+use crate::retry::RetryPolicy;
 
 /// Collects problems while validating.
 #[derive(Default)]
@@ -149,6 +151,10 @@ pub(super) fn validate(
     if !(1..=10_000).contains(&concurrency) {
         p.add("worker.concurrency", "must be between 1 and 10000");
     }
+    let drain_timeout = duration(&mut p, "worker.drain_timeout", raw.worker.drain_timeout)
+        .unwrap_or(DEFAULT_DRAIN_TIMEOUT);
+    let queue = queue_options(&mut p, raw.queue);
+    let retry = retry_policy(&mut p, raw.retry);
 
     if !p.0.is_empty() {
         return Err(Error::Invalid(p.0));
@@ -159,8 +165,78 @@ pub(super) fn validate(
         accounts,
         redis,
         database,
-        worker: WorkerSettings { concurrency },
+        worker: WorkerSettings {
+            concurrency,
+            drain_timeout,
+        },
+        queue,
+        retry,
     })
+}
+
+fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {
+    let d = QueueOptions::default();
+    let lease = duration(p, "queue.lease", raw.lease).unwrap_or(d.lease);
+    let pending_ttl =
+        long_duration(p, "queue.pending_ttl", raw.pending_ttl).unwrap_or(d.pending_ttl);
+    let dedup_ttl = long_duration(p, "queue.dedup_ttl", raw.dedup_ttl).unwrap_or(d.dedup_ttl);
+    let outcomes_max_len = match raw.outcomes_max_len {
+        None => d.outcomes_max_len,
+        Some(n) if n >= 1000 => n,
+        Some(_) => {
+            p.add("queue.outcomes_max_len", "must be at least 1000");
+            d.outcomes_max_len
+        }
+    };
+    QueueOptions {
+        lease,
+        pending_ttl,
+        dedup_ttl,
+        outcomes_max_len,
+        ..d
+    }
+}
+
+fn retry_policy(p: &mut Problems, raw: RawRetry) -> RetryPolicy {
+    let d = RetryPolicy::default();
+    let max_attempts = match raw.max_attempts {
+        None => d.max_attempts,
+        Some(n) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            p.add("retry.max_attempts", "must be between 1 and 100");
+            d.max_attempts
+        }
+    };
+    let policy = RetryPolicy {
+        max_attempts,
+        base_delay: duration(p, "retry.base_delay", raw.base_delay).unwrap_or(d.base_delay),
+        max_delay: duration(p, "retry.max_delay", raw.max_delay).unwrap_or(d.max_delay),
+        account_error_delay: duration(p, "retry.account_error_delay", raw.account_error_delay)
+            .unwrap_or(d.account_error_delay),
+    };
+    if policy.base_delay > policy.max_delay {
+        p.add("retry.base_delay", "must not exceed retry.max_delay");
+    }
+    policy
+}
+
+/// A duration of up to 30 days (idempotency windows).
+fn long_duration(p: &mut Problems, key: &str, value: Option<String>) -> Option<Duration> {
+    let value = value?;
+    match humantime::parse_duration(value.trim()) {
+        Ok(d) if !d.is_zero() && d <= Duration::from_secs(30 * 24 * 3600) => Some(d),
+        Ok(_) => {
+            p.add(key, "must be above zero and at most 30 days");
+            None
+        }
+        Err(_) => {
+            p.add(
+                key,
+                format!("{value:?} is not a duration (e.g. 24h, 7days)"),
+            );
+            None
+        }
+    }
 }
 
 /// A duration: `30s`, `1m 30s`, `500ms`, or a bare number of seconds.

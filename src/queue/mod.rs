@@ -227,8 +227,8 @@ impl Queue {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -35,6 +35,9 @@ pub struct OutcomeRecord {
     pub http_status: Option<u16>,
     /// When it was recorded (ms since the Unix epoch).
     pub at_ms: u64,
+    /// Whether the job ended in the dead-letter set (final failure).
+    #[serde(default)]
+    pub dead_letter: bool,
 }
 
 impl OutcomeRecord {
@@ -59,7 +62,14 @@ impl OutcomeRecord {
             throttled: job.attempts.throttled,
             http_status: report.and_then(|r| r.answer.as_ref()).map(|a| a.status),
             at_ms: super::unix_ms(std::time::SystemTime::now()),
+            dead_letter: false,
         }
+    }
+
+    /// Marks the record as a dead letter.
+    pub fn dead_lettered(mut self) -> Self {
+        self.dead_letter = true;
+        self
     }
 }
 

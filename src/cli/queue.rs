@@ -1,0 +1,177 @@
+//! Queue commands: `enqueue` (one job), `queue stats`, `dlq list`, `dlq requeue`.
+
+use clap::{Args, Subcommand};
+
+use super::EXIT_BAD_ARGUMENT;
+use crate::config::Settings;
+use crate::job::{AccountName, CampaignId, GroupRef, LeaveJob, LeaveRequest};
+use crate::queue::{Enqueued, Queue, Requeued};
+
+/// Arguments of `bulkleave enqueue`.
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// The configured account that leaves.
+    #[arg(long, value_name = "NAME")]
+    pub account: String,
+    /// The group reference (see `bulkleave leave --help`).
+    #[arg(long, value_name = "REF")]
+    pub group: String,
+    /// The campaign the job belongs to.
+    #[arg(long, value_name = "ID")]
+    pub campaign: Option<String>,
+    /// Run it after this long (e.g. 10m) instead of now.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub delay: Option<std::time::Duration>,
+}
+
+/// `bulkleave dlq …`
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters with their reason and attempt history (JSON lines).
+    List {
+        /// Skip this many.
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+        /// Show at most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put dead letters back in the queue with fresh attempt counters.
+    Requeue {
+        /// Requeue every dead letter that can run.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Job ids to requeue.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+    },
+}
+
+/// `bulkleave queue …`
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Print the queue's counts (ready, in flight, delayed, dead) as JSON.
+    Stats,
+}
+
+async fn connect(settings: &Settings) -> Result<Queue, u8> {
+    Queue::connect(&settings.redis, settings.queue.clone())
+        .await
+        .map_err(|e| {
+            eprintln!(
+                "bulkleave: cannot reach the queue at {}: {e}",
+                settings.redis.url
+            );
+            1
+        })
+}
+
+/// `bulkleave enqueue`.
+pub(super) async fn enqueue(settings: &Settings, args: EnqueueArgs) -> u8 {
+    let job = match job(settings, &args) {
+        Ok(j) => j,
+        Err(message) => {
+            eprintln!("bulkleave: {message}");
+            return EXIT_BAD_ARGUMENT;
+        }
+    };
+    let queue = match connect(settings).await {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let at = args.delay.map(|d| std::time::SystemTime::now() + d);
+    match queue.enqueue(&job, at).await {
+        Ok(Enqueued::Added) => {
+            println!("{}", job.id);
+            0
+        }
+        Ok(Enqueued::Duplicate { existing, finished }) => {
+            let state = if finished { "finished" } else { "pending" };
+            println!("{existing}");
+            eprintln!("bulkleave: duplicate of job {existing} ({state}); not enqueued again");
+            0
+        }
+        Err(e) => {
+            eprintln!("bulkleave: {e}");
+            1
+        }
+    }
+}
+
+fn job(settings: &Settings, args: &EnqueueArgs) -> Result<LeaveJob, String> {
+    let account: AccountName = args
+        .account
+        .parse()
+        .map_err(|e| format!("--account: {e}"))?;
+    let configured = settings
+        .accounts
+        .get(&account)
+        .ok_or_else(|| format!("--account: {:?} is not configured", account.as_str()))?;
+    let provider = configured.provider();
+    let group = GroupRef::parse(provider, &args.group).map_err(|e| format!("--group: {e}"))?;
+    let mut job = LeaveJob::new(LeaveRequest {
+        provider,
+        account,
+        group,
+    });
+    if let Some(c) = &args.campaign {
+        job = job.with_campaign(
+            c.parse::<CampaignId>()
+                .map_err(|e| format!("--campaign: {e}"))?,
+        );
+    }
+    Ok(job)
+}
+
+/// `bulkleave dlq …`.
+pub(super) async fn dlq(settings: &Settings, command: DlqCommand) -> u8 {
+    let queue = match connect(settings).await {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let result = match command {
+        DlqCommand::List { offset, limit } => queue.dead_letters(offset, limit).await.map(|dead| {
+            for d in dead {
+                println!("{}", serde_json::to_string(&d).unwrap_or_default());
+            }
+        }),
+        DlqCommand::Requeue { all: true, .. } => queue.requeue_all().await.map(|n| {
+            println!("requeued {n}");
+        }),
+        DlqCommand::Requeue { ids, .. } => queue.requeue(&ids).await.map(|results| {
+            for (id, r) in ids.iter().zip(results) {
+                let what = match r {
+                    Requeued::Requeued => "requeued",
+                    Requeued::NotDead => "not a dead letter",
+                    Requeued::Poison => "undecodable: kept for inspection",
+                };
+                println!("{id}: {what}");
+            }
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("bulkleave: {e}");
+            1
+        }
+    }
+}
+
+/// `bulkleave queue stats`.
+pub(super) async fn stats(settings: &Settings) -> u8 {
+    let queue = match connect(settings).await {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    match queue.stats().await {
+        Ok(s) => {
+            println!("{}", serde_json::to_string(&s).unwrap_or_default());
+            0
+        }
+        Err(e) => {
+            eprintln!("bulkleave: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The apalis backend over the Redis queue.
+//!
+//! Three background tasks feed the worker pool through a bounded channel:
+//! - the **fetcher** reads new deliveries (`XREADGROUP … BLOCK`) on its own connection, only as
+//!   many as the channel has room for;
+//! - **maintenance** promotes due delayed jobs and claims deliveries whose lease expired;
+//! - the **heartbeat** renews the lease of everything this process holds.
+//!
+//! Every delivery this process holds (queued in the channel or running) is in `held` until its
+//! job settles it; on shutdown whatever is still held is handed back to the queue.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use apalis::prelude::*;
+use apalis_core::backend::BackendConfig;
+use apalis_core::backend::finalize::Ephemeral;
+use futures_util::Stream;
+use futures_util::future::BoxFuture;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::{Delivery, Queue};
+
+/// How long one fetch waits for new jobs (also bounds how fast the fetcher sees a stop).
+const FETCH_BLOCK: Duration = Duration::from_millis(250);
+/// How often due delayed jobs are promoted.
+const PROMOTE_EVERY: Duration = Duration::from_millis(200);
+/// Most deliveries read or claimed per call.
+const FETCH_MAX: usize = 256;
+
+/// What the background tasks and the backend share.
+pub(super) struct Shared {
+    pub queue: Queue,
+    pub consumer: String,
+    /// Deliveries this process holds, by entry id.
+    pub held: Mutex<HashMap<String, Delivery>>,
+    /// Cancelled when the process stops fetching (the signal).
+    pub stop: CancellationToken,
+    /// Cancelled when the drain is over: leases are renewed until then.
+    pub halt: CancellationToken,
+}
+
+impl Shared {
+    fn hold(&self, deliveries: &[Delivery]) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        for d in deliveries {
+            held.insert(d.entry_id.clone(), d.clone());
+        }
+    }
+
+    /// Forgets a delivery (its job settled it, or failed and leaves it to the lease).
+    pub fn drop_held(&self, entry_id: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(entry_id);
+    }
+
+    /// Everything still held, emptied.
+    pub fn take_held(&self) -> Vec<Delivery> {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, d)| d)
+            .collect()
+    }
+
+    fn held_ids(&self) -> Vec<String> {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Errors of the backend (it has none of its own: Redis trouble is retried in the tasks).
+#[derive(Debug, thiserror::Error)]
+#[error("queue backend: {0}")]
+pub struct BackendError(String);
+
+/// The backend each apalis worker polls; clones share one channel.
+pub(super) struct QueueBackend {
+    shared: Arc<Shared>,
+    rx: Pin<Box<async_channel::Receiver<Delivery>>>,
+}
+
+impl Clone for QueueBackend {
+    fn clone(&self) -> Self {
+        QueueBackend {
+            shared: self.shared.clone(),
+            rx: Box::pin((*self.rx).clone()),
+        }
+    }
+}
+
+impl Backend for QueueBackend {
+    type Task = Task<Delivery>;
+    type Error = BackendError;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _w: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        _w: &WorkerContext,
+    ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
+        match self.rx.as_mut().poll_next(cx) {
+            Poll::Ready(Some(delivery)) => {
+                let id = TaskId::from_string(delivery.entry_id.clone());
+                Poll::Ready(Some(Ok(TaskBuilder::new(delivery).task_id(id).build())))
+            }
+            // A closed channel means the process is stopping: wait for the monitor.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_close(
+        &mut self,
+        _cx: &mut Context<'_>,
+        _w: &WorkerContext,
+    ) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Acknowledgement: the job settled its delivery itself (finish/retry); here it is only
+/// forgotten. A job that failed (Redis down while settling) is forgotten too, so its lease
+/// runs out and another worker claims it: nothing is lost.
+#[derive(Clone)]
+pub(super) struct Forget {
+    shared: Arc<Shared>,
+}
+
+impl<Res: Send + 'static> Acknowledge<Res> for Forget {
+    type Error = BackendError;
+    type Future = BoxFuture<'static, Result<(), BackendError>>;
+
+    fn ack(&mut self, res: &Result<Res, BoxDynError>, ctx: &ExecutionContext) -> Self::Future {
+        if let Some(id) = ctx.task_id() {
+            let id = id.to_string();
+            if let Err(e) = res {
+                tracing::warn!(entry = %id, error = %e, "job not settled; its lease will expire and it will run again");
+            }
+            self.shared.drop_held(&id);
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl BackendConfig for QueueBackend {
+    type Args = Delivery;
+    type Id = TaskId;
+    type Kind = Ephemeral;
+    type Config = ();
+    type Layer = AcknowledgeLayer<Forget>;
+
+    fn config(&self) -> &Self::Config {
+        &()
+    }
+
+    fn middleware(&mut self, _worker: &mut WorkerContext) -> Self::Layer {
+        AcknowledgeLayer::new(Forget {
+            shared: self.shared.clone(),
+        })
+    }
+}
+
+/// The backend and its background tasks.
+pub(super) struct Feeder {
+    pub backend: QueueBackend,
+    pub shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Feeder {
+    /// Starts the background tasks; `buffer` is how many deliveries may wait in the channel.
+    pub async fn start(
+        queue: Queue,
+        consumer: String,
+        buffer: usize,
+    ) -> crate::queue::Result<Self> {
+        let shared = Arc::new(Shared {
+            queue,
+            consumer,
+            held: Mutex::new(HashMap::new()),
+            stop: CancellationToken::new(),
+            halt: CancellationToken::new(),
+        });
+        let (tx, rx) = async_channel::bounded(buffer.max(1));
+        let blocking = shared.queue.blocking_connection(FETCH_BLOCK).await?;
+        let tasks = vec![
+            tokio::spawn(fetcher(shared.clone(), tx.clone(), blocking)),
+            tokio::spawn(maintenance(shared.clone(), tx)),
+            tokio::spawn(heartbeat(shared.clone())),
+        ];
+        Ok(Feeder {
+            backend: QueueBackend {
+                shared: shared.clone(),
+                rx: Box::pin(rx),
+            },
+            shared,
+            tasks,
+        })
+    }
+
+    /// Stops fetching and waits for the background tasks to end, then hands back everything
+    /// still held; returns how many deliveries went back to the queue.
+    pub async fn stop(self) -> crate::queue::Result<usize> {
+        self.shared.stop.cancel();
+        self.shared.halt.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let held = self.shared.take_held();
+        self.shared.queue.release(&held).await
+    }
+}
+
+/// Sleeps `d`, or less if the stop token fires; returns whether it fired.
+async fn pause(stop: &CancellationToken, d: Duration) -> bool {
+    tokio::select! {
+        () = stop.cancelled() => true,
+        () = tokio::time::sleep(d) => false,
+    }
+}
+
+/// Sends deliveries to the workers; returns false if stopping (the rest stay held and are
+/// handed back on stop).
+async fn feed(
+    shared: &Shared,
+    tx: &async_channel::Sender<Delivery>,
+    deliveries: Vec<Delivery>,
+) -> bool {
+    shared.hold(&deliveries);
+    for d in deliveries {
+        tokio::select! {
+            () = shared.stop.cancelled() => return false,
+            sent = tx.send(d) => if sent.is_err() { return false },
+        }
+    }
+    true
+}
+
+async fn fetcher(
+    shared: Arc<Shared>,
+    tx: async_channel::Sender<Delivery>,
+    mut conn: redis::aio::ConnectionManager,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shared.stop.is_cancelled() {
+        let room = tx.capacity().unwrap_or(FETCH_MAX).saturating_sub(tx.len());
+        let count = room.clamp(1, FETCH_MAX);
+        match shared
+            .queue
+            .fetch(&mut conn, &shared.consumer, count, FETCH_BLOCK)
+            .await
+        {
+            Ok(deliveries) => {
+                backoff = Duration::from_millis(100);
+                if !feed(&shared, &tx, deliveries).await {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fetching jobs failed; retrying");
+                if pause(&shared.stop, backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn maintenance(shared: Arc<Shared>, tx: async_channel::Sender<Delivery>) {
+    let reclaim_every = (shared.queue.options().lease / 2).max(Duration::from_millis(100));
+    let mut next_reclaim = tokio::time::Instant::now() + reclaim_every;
+    let mut cursor = "0-0".to_owned();
+    loop {
+        if pause(&shared.stop, PROMOTE_EVERY).await {
+            return;
+        }
+        for _ in 0..20 {
+            match shared.queue.promote_due(SystemTime::now()).await {
+                Ok(n) if n == shared.queue.options().promote_batch => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "promoting delayed jobs failed; retrying");
+                    break;
+                }
+            }
+        }
+        if tokio::time::Instant::now() < next_reclaim {
+            continue;
+        }
+        next_reclaim = tokio::time::Instant::now() + reclaim_every;
+        match shared
+            .queue
+            .reclaim(&shared.consumer, &cursor, FETCH_MAX)
+            .await
+        {
+            Ok((claimed, next)) => {
+                cursor = next;
+                if !claimed.is_empty() {
+                    tracing::info!(
+                        count = claimed.len(),
+                        "claimed deliveries whose lease expired"
+                    );
+                }
+                if !feed(&shared, &tx, claimed).await {
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "claiming expired leases failed; retrying"),
+        }
+    }
+}
+
+async fn heartbeat(shared: Arc<Shared>) {
+    let every = (shared.queue.options().lease / 3).max(Duration::from_millis(50));
+    loop {
+        if pause(&shared.halt, every).await {
+            return;
+        }
+        let ids = shared.held_ids();
+        for chunk in ids.chunks(500) {
+            if let Err(e) = shared.queue.touch(&shared.consumer, chunk).await {
+                tracing::warn!(error = %e, "renewing leases failed; retrying");
+                break;
+            }
+        }
+    }
+}

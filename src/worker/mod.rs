@@ -1,0 +1,127 @@
+//! The worker pool: `bulkleave worker`.
+//!
+//! Built on apalis: one apalis worker per core shares the queue backend, together running
+//! `worker.concurrency` jobs at once. Each job calls its account's adapter once, the retry
+//! policy decides, and the job settles its delivery in Redis.
+//!
+//! On SIGTERM/SIGINT the process stops fetching, lets in-flight jobs finish for up to
+//! `worker.drain_timeout`, hands every delivery it still holds back to the queue (jobs that did
+//! not finish, and prefetched ones) and exits 0. A process killed outright holds nothing Redis
+//! does not know about: its deliveries stay pending and are claimed by another worker when
+//! their lease (`queue.lease`) runs out.
+
+mod backend;
+mod process;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use apalis::prelude::*;
+
+pub use self::process::{Processor, Settled};
+use crate::config::Settings;
+use crate::providers::http::ClientOptions;
+use crate::providers::{HttpClient, Registry};
+use crate::queue::Queue;
+
+/// Errors starting or running the pool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] crate::queue::Error),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Http(#[from] crate::providers::http::Error),
+    /// The worker runtime failed.
+    #[error("worker runtime: {0}")]
+    Runtime(String),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Deliveries handed back to the queue on the way out.
+    pub handed_back: usize,
+}
+
+/// A consumer name unique to this process: `$HOSTNAME-<pid>-<random>`.
+pub fn consumer_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+    format!("{host}-{}-{:04x}", std::process::id(), fastrand::u16(..))
+}
+
+/// Runs the pool on `queue` until `shutdown` completes, then drains.
+pub async fn run(
+    settings: &Settings,
+    queue: Queue,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Summary, Error> {
+    let http = HttpClient::new(&ClientOptions {
+        connect_timeout: settings.http.connect_timeout,
+        max_body_bytes: settings.http.max_body_bytes,
+    })?;
+    let processor = Arc::new(Processor {
+        registry: Registry::new(&http, settings),
+        queue: queue.clone(),
+        policy: settings.retry,
+    });
+    let concurrency = usize::try_from(settings.worker.concurrency)
+        .unwrap_or(1)
+        .max(1);
+    let lanes = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, concurrency);
+    let per_lane = concurrency.div_ceil(lanes);
+    let consumer = consumer_name();
+    tracing::info!(%consumer, concurrency, lanes, "worker starting");
+
+    let feeder = backend::Feeder::start(queue, consumer.clone(), concurrency).await?;
+    let stop = feeder.shared.stop.clone();
+    let backend = feeder.backend.clone();
+    let monitor = Monitor::new()
+        .register_n(lanes, move |lane, _restarts| {
+            WorkerBuilder::new(format!("{consumer}-{lane}"))
+                .backend(backend.clone())
+                .data(processor.clone())
+                .concurrency(per_lane)
+                .build(process::handle)
+        })
+        .shutdown_timeout(settings.worker.drain_timeout);
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("stopping: no new jobs; draining in-flight jobs");
+        stop.cancel();
+        Ok(())
+    };
+    let ran = monitor.run_with_signal(signal).await;
+    let handed_back = feeder.stop().await?;
+    tracing::info!(handed_back, "worker stopped");
+    ran.map_err(|e| Error::Runtime(e.to_string()))?;
+    Ok(Summary { handed_back })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn termination_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

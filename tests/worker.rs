@@ -1,0 +1,439 @@
+//! The worker pool against real Redis and an emulated provider: every job reaches exactly one
+//! recorded outcome, failures retry then dead-letter with their history, SIGTERM drains and
+//! hands back, SIGKILL loses nothing, and a Redis restart is survived.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bulkleave::config::{RedisSettings, load_with_env};
+use bulkleave::job::{LeaveJob, LeaveRequest};
+use bulkleave::queue::{OutcomeRecord, Queue, QueueOptions};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn jobs(n: u64) -> Vec<LeaveJob> {
+    (0..n)
+        .map(|i| {
+            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + i);
+            LeaveJob::new(LeaveRequest::parse("wasend", "w", &group).unwrap())
+        })
+        .collect()
+}
+
+/// A Wasend emulator that answers every leave with `status` after `delay`.
+async fn provider(status: u16, delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    let body = if status == 200 {
+        r#"{"success":true}"#
+    } else {
+        r#"{"success":false,"error":"Bad gateway"}"#
+    };
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .set_body_string(body)
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The environment that configures a worker process for `redis` and the emulator at `base`.
+fn worker_env(
+    redis: &RedisSettings,
+    base: &str,
+    extra: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
+        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
+        ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base),
+        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
+        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
+        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
+        ("W_KEY", common::CANARY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+fn spawn_worker(env: &HashMap<String, String>) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bulkleave"))
+        .arg("worker")
+        .env_remove("BULKLEAVE_CONFIG")
+        .envs(env)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn outcomes(q: &Queue) -> Vec<OutcomeRecord> {
+    let client = redis::Client::open(q_url(q)).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(q.keys().outcomes())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    reply
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("outcome"))
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect()
+}
+
+fn q_url(q: &Queue) -> String {
+    // Tests that start their own Redis keep its URL in the queue's prefix map below.
+    URLS.with(|m| m.borrow().get(q.keys().jobs().as_str()).cloned())
+        .unwrap_or_else(common::redis_url)
+}
+
+thread_local! {
+    static URLS: std::cell::RefCell<HashMap<String, String>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// Waits until `n` outcomes are recorded (or `limit` passes).
+async fn await_outcomes(q: &Queue, n: usize, limit: Duration) -> Vec<OutcomeRecord> {
+    let start = Instant::now();
+    loop {
+        let got = outcomes(q).await;
+        if got.len() >= n || start.elapsed() > limit {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every job has exactly one outcome record.
+fn assert_exactly_once(records: &[OutcomeRecord], jobs: &[LeaveJob]) {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for r in records {
+        *count.entry(r.job.as_str()).or_default() += 1;
+    }
+    for j in jobs {
+        let id = j.id.to_string();
+        assert_eq!(
+            count.get(id.as_str()),
+            Some(&1),
+            "job {id}: {} outcome records",
+            count.get(id.as_str()).unwrap_or(&0)
+        );
+    }
+    assert_eq!(records.len(), jobs.len(), "no records for unknown jobs");
+}
+
+async fn connect(redis: &RedisSettings, lease: Duration) -> Queue {
+    Queue::connect(
+        redis,
+        QueueOptions {
+            lease,
+            ..QueueOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_job_reaches_exactly_one_outcome_in_process() {
+    let server = provider(200, Duration::from_millis(5)).await;
+    let redis = common::redis_settings();
+    let env = worker_env(
+        &redis,
+        &server.uri(),
+        &[("BULKLEAVE__WORKER__CONCURRENCY", "16")],
+    );
+    let settings = load_with_env(None, &env).unwrap();
+    let q = connect(&redis, Duration::from_secs(30)).await;
+    let batch = jobs(300);
+    q.enqueue_many(&batch).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let q = q.clone();
+        async move {
+            bulkleave::worker::run(&settings, q, async {
+                let _ = rx.await;
+            })
+            .await
+        }
+    });
+    let records = await_outcomes(&q, 300, Duration::from_secs(30)).await;
+    tx.send(()).unwrap();
+    let summary = worker.await.unwrap().unwrap();
+    assert_eq!(summary.handed_back, 0);
+    assert_exactly_once(&records, &batch);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.class == "left" && r.success && !r.dead_letter)
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 300);
+    assert_eq!(q.stats().await.unwrap(), Default::default());
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_errors_retry_then_dead_letter_with_history() {
+    let server = provider(502, Duration::ZERO).await;
+    let redis = common::redis_settings();
+    let env = worker_env(
+        &redis,
+        &server.uri(),
+        &[
+            ("BULKLEAVE__RETRY__MAX_ATTEMPTS", "3"),
+            ("BULKLEAVE__RETRY__BASE_DELAY", "50ms"),
+            ("BULKLEAVE__RETRY__MAX_DELAY", "100ms"),
+        ],
+    );
+    let settings = load_with_env(None, &env).unwrap();
+    let q = connect(&redis, Duration::from_secs(30)).await;
+    let batch = jobs(5);
+    q.enqueue_many(&batch).await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let q = q.clone();
+        async move {
+            bulkleave::worker::run(&settings, q, async {
+                let _ = rx.await;
+            })
+            .await
+        }
+    });
+    let records = await_outcomes(&q, 5, Duration::from_secs(20)).await;
+    tx.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+    assert_exactly_once(&records, &batch);
+    for r in &records {
+        assert!(r.dead_letter && !r.success, "{r:?}");
+        assert_eq!(r.class, "provider_error");
+        assert_eq!(r.attempts, 3);
+        assert!(
+            r.detail.starts_with("attempts exhausted (3 of 3)"),
+            "{}",
+            r.detail
+        );
+    }
+    let dead = q.dead_letters(0, 10).await.unwrap();
+    assert_eq!(dead.len(), 5);
+    for d in &dead {
+        let info = d.info.as_ref().unwrap();
+        assert_eq!(info.history.len(), 3, "{info:?}");
+        assert!(info.history.iter().all(|h| h.http_status == Some(502)));
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 15);
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_jobs_finish_and_exits_zero() {
+    let server = provider(200, Duration::from_millis(1500)).await;
+    let redis = common::redis_settings();
+    let q = connect(&redis, Duration::from_secs(30)).await;
+    let batch = jobs(4);
+    q.enqueue_many(&batch).await.unwrap();
+    let mut child = spawn_worker(&worker_env(
+        &redis,
+        &server.uri(),
+        &[("BULKLEAVE__WORKER__DRAIN_TIMEOUT", "10s")],
+    ));
+    // Wait until all four are in flight.
+    let start = Instant::now();
+    while q.stats().await.unwrap().in_flight < 4 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "TERM");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_exactly_once(&outcomes(&q).await, &batch);
+    assert_eq!(q.stats().await.unwrap(), Default::default());
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_drain_timeout_unfinished_jobs_are_handed_back() {
+    let server = provider(200, Duration::from_secs(4)).await;
+    let redis = common::redis_settings();
+    let q = connect(&redis, Duration::from_secs(30)).await;
+    let batch = jobs(3);
+    q.enqueue_many(&batch).await.unwrap();
+    let mut child = spawn_worker(&worker_env(
+        &redis,
+        &server.uri(),
+        &[("BULKLEAVE__WORKER__DRAIN_TIMEOUT", "500ms")],
+    ));
+    let start = Instant::now();
+    while q.stats().await.unwrap().in_flight < 3 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child, "INT");
+    let stopped = Instant::now();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "drain took {:?}",
+        stopped.elapsed()
+    );
+    let stats = q.stats().await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.in_flight),
+        (3, 0),
+        "handed back, not left to the lease"
+    );
+    assert!(outcomes(&q).await.is_empty());
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_worker_loses_nothing() {
+    let server = provider(200, Duration::from_millis(100)).await;
+    let redis = common::redis_settings();
+    let q = connect(&redis, Duration::from_secs(2)).await;
+    let batch = jobs(400);
+    q.enqueue_many(&batch).await.unwrap();
+    let env = worker_env(
+        &redis,
+        &server.uri(),
+        &[
+            ("BULKLEAVE__QUEUE__LEASE", "2s"),
+            ("BULKLEAVE__WORKER__CONCURRENCY", "16"),
+        ],
+    );
+    let mut first = spawn_worker(&env);
+    await_outcomes(&q, 60, Duration::from_secs(20)).await;
+    signal(&first, "KILL");
+    first.wait().unwrap();
+    let held = q.stats().await.unwrap().in_flight;
+    assert!(held > 0, "the killed worker held deliveries");
+    let mut second = spawn_worker(&env);
+    let records = await_outcomes(&q, 400, Duration::from_secs(60)).await;
+    signal(&second, "TERM");
+    second.wait().unwrap();
+    assert_exactly_once(&records, &batch);
+    assert!(server.received_requests().await.unwrap().len() >= 400);
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+/// A redis-server of the test's own, with AOF, on a free port.
+struct OwnRedis {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    fn start(dir: tempfile::TempDir, port: u16) -> Self {
+        let child = Self::spawn(&dir, port);
+        OwnRedis { dir, port, child }
+    }
+
+    fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .is_ok()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    /// Kills the server (no shutdown save: only the AOF survives) and starts it again.
+    fn restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = Self::spawn(&self.dir, self.port);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_survives_a_redis_restart() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut own = OwnRedis::start(tempfile::tempdir().unwrap(), port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = RedisSettings {
+        url: bulkleave::config::SecretUrl::new(url.parse().unwrap()),
+        key_prefix: "restart".into(),
+    };
+    let server = provider(200, Duration::from_millis(20)).await;
+    let q = connect(&redis, Duration::from_secs(2)).await;
+    URLS.with(|m| m.borrow_mut().insert(q.keys().jobs(), url.clone()));
+    let batch = jobs(300);
+    q.enqueue_many(&batch).await.unwrap();
+    let env = worker_env(
+        &redis,
+        &server.uri(),
+        &[
+            ("BULKLEAVE__QUEUE__LEASE", "2s"),
+            ("BULKLEAVE__WORKER__CONCURRENCY", "4"),
+        ],
+    );
+    let mut worker = spawn_worker(&env);
+    await_outcomes(&q, 30, Duration::from_secs(20)).await;
+    own.restart();
+    let records = await_outcomes(&q, 300, Duration::from_secs(60)).await;
+    signal(&worker, "TERM");
+    let status = worker.wait().unwrap();
+    assert_exactly_once(&records, &batch);
+    assert_eq!(status.code(), Some(0));
+    drop(own);
+}
