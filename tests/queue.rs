@@ -57,21 +57,12 @@ fn left(d: &Delivery) -> OutcomeRecord {
 }
 
 async fn outcomes(q: &Queue) -> Vec<OutcomeRecord> {
-    let client = redis::Client::open(common::redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(q.keys().outcomes())
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    reply
-        .ids
-        .iter()
-        .filter_map(|e| e.get::<String>("outcome"))
-        .filter_map(|s| serde_json::from_str(&s).ok())
-        .collect()
+    let prefix = q.keys().jobs().trim_end_matches(":jobs").to_owned();
+    let redis = bulkleave::config::RedisSettings {
+        url: bulkleave::config::SecretUrl::new(common::redis_url().parse().unwrap()),
+        key_prefix: prefix,
+    };
+    common::outcomes(&redis).await
 }
 
 async fn cleanup(q: &Queue) {

@@ -87,39 +87,11 @@ fn signal(child: &Child, sig: &str) {
     assert!(status.success());
 }
 
-async fn outcomes(q: &Queue) -> Vec<OutcomeRecord> {
-    let client = redis::Client::open(q_url(q)).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(q.keys().outcomes())
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    reply
-        .ids
-        .iter()
-        .filter_map(|e| e.get::<String>("outcome"))
-        .filter_map(|s| serde_json::from_str(&s).ok())
-        .collect()
-}
-
-fn q_url(q: &Queue) -> String {
-    // Tests that start their own Redis keep its URL in the queue's prefix map below.
-    URLS.with(|m| m.borrow().get(q.keys().jobs().as_str()).cloned())
-        .unwrap_or_else(common::redis_url)
-}
-
-thread_local! {
-    static URLS: std::cell::RefCell<HashMap<String, String>> = std::cell::RefCell::new(HashMap::new());
-}
-
 /// Waits until `n` outcomes are recorded (or `limit` passes).
-async fn await_outcomes(q: &Queue, n: usize, limit: Duration) -> Vec<OutcomeRecord> {
+async fn await_outcomes(redis: &RedisSettings, n: usize, limit: Duration) -> Vec<OutcomeRecord> {
     let start = Instant::now();
     loop {
-        let got = outcomes(q).await;
+        let got = common::outcomes(redis).await;
         if got.len() >= n || start.elapsed() > limit {
             return got;
         }
@@ -143,6 +115,25 @@ fn assert_exactly_once(records: &[OutcomeRecord], jobs: &[LeaveJob]) {
         );
     }
     assert_eq!(records.len(), jobs.len(), "no records for unknown jobs");
+}
+
+/// Waits until `n` deliveries are in flight.
+async fn await_in_flight(q: &Queue, n: u64) {
+    let start = Instant::now();
+    while q.stats().await.unwrap().in_flight < n && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends `sig` and waits for the process to exit; returns its exit code and how long it took.
+async fn stop(child: Child, sig: &str) -> (Option<i32>, Duration) {
+    signal(&child, sig);
+    let sent = Instant::now();
+    let mut child = child;
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    (status.code(), sent.elapsed())
 }
 
 async fn connect(redis: &RedisSettings, lease: Duration) -> Queue {
@@ -180,7 +171,7 @@ async fn every_job_reaches_exactly_one_outcome_in_process() {
             .await
         }
     });
-    let records = await_outcomes(&q, 300, Duration::from_secs(30)).await;
+    let records = await_outcomes(&redis, 300, Duration::from_secs(30)).await;
     tx.send(()).unwrap();
     let summary = worker.await.unwrap().unwrap();
     assert_eq!(summary.handed_back, 0);
@@ -222,7 +213,7 @@ async fn provider_errors_retry_then_dead_letter_with_history() {
             .await
         }
     });
-    let records = await_outcomes(&q, 5, Duration::from_secs(20)).await;
+    let records = await_outcomes(&redis, 5, Duration::from_secs(20)).await;
     tx.send(()).unwrap();
     worker.await.unwrap().unwrap();
     assert_exactly_once(&records, &batch);
@@ -254,23 +245,16 @@ async fn sigterm_lets_in_flight_jobs_finish_and_exits_zero() {
     let q = connect(&redis, Duration::from_secs(30)).await;
     let batch = jobs(4);
     q.enqueue_many(&batch).await.unwrap();
-    let mut child = spawn_worker(&worker_env(
+    let child = spawn_worker(&worker_env(
         &redis,
         &server.uri(),
         &[("BULKLEAVE__WORKER__DRAIN_TIMEOUT", "10s")],
     ));
-    // Wait until all four are in flight.
-    let start = Instant::now();
-    while q.stats().await.unwrap().in_flight < 4 && start.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    await_in_flight(&q, 4).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    signal(&child, "TERM");
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    assert_exactly_once(&outcomes(&q).await, &batch);
+    let (code, _) = stop(child, "TERM").await;
+    assert_eq!(code, Some(0));
+    assert_exactly_once(&common::outcomes(&redis).await, &batch);
     assert_eq!(q.stats().await.unwrap(), Default::default());
     common::drop_prefix(&redis.key_prefix).await;
 }
@@ -282,33 +266,22 @@ async fn after_the_drain_timeout_unfinished_jobs_are_handed_back() {
     let q = connect(&redis, Duration::from_secs(30)).await;
     let batch = jobs(3);
     q.enqueue_many(&batch).await.unwrap();
-    let mut child = spawn_worker(&worker_env(
+    let child = spawn_worker(&worker_env(
         &redis,
         &server.uri(),
         &[("BULKLEAVE__WORKER__DRAIN_TIMEOUT", "500ms")],
     ));
-    let start = Instant::now();
-    while q.stats().await.unwrap().in_flight < 3 && start.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    signal(&child, "INT");
-    let stopped = Instant::now();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    assert!(
-        stopped.elapsed() < Duration::from_secs(3),
-        "drain took {:?}",
-        stopped.elapsed()
-    );
+    await_in_flight(&q, 3).await;
+    let (code, took) = stop(child, "INT").await;
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(3), "drain took {took:?}");
     let stats = q.stats().await.unwrap();
     assert_eq!(
         (stats.ready, stats.in_flight),
         (3, 0),
         "handed back, not left to the lease"
     );
-    assert!(outcomes(&q).await.is_empty());
+    assert!(common::outcomes(&redis).await.is_empty());
     common::drop_prefix(&redis.key_prefix).await;
 }
 
@@ -328,13 +301,13 @@ async fn a_sigkilled_worker_loses_nothing() {
         ],
     );
     let mut first = spawn_worker(&env);
-    await_outcomes(&q, 60, Duration::from_secs(20)).await;
+    await_outcomes(&redis, 60, Duration::from_secs(20)).await;
     signal(&first, "KILL");
     first.wait().unwrap();
     let held = q.stats().await.unwrap().in_flight;
     assert!(held > 0, "the killed worker held deliveries");
     let mut second = spawn_worker(&env);
-    let records = await_outcomes(&q, 400, Duration::from_secs(60)).await;
+    let records = await_outcomes(&redis, 400, Duration::from_secs(60)).await;
     signal(&second, "TERM");
     second.wait().unwrap();
     assert_exactly_once(&records, &batch);
@@ -416,7 +389,6 @@ async fn the_queue_survives_a_redis_restart() {
     };
     let server = provider(200, Duration::from_millis(20)).await;
     let q = connect(&redis, Duration::from_secs(2)).await;
-    URLS.with(|m| m.borrow_mut().insert(q.keys().jobs(), url.clone()));
     let batch = jobs(300);
     q.enqueue_many(&batch).await.unwrap();
     let env = worker_env(
@@ -428,9 +400,9 @@ async fn the_queue_survives_a_redis_restart() {
         ],
     );
     let mut worker = spawn_worker(&env);
-    await_outcomes(&q, 30, Duration::from_secs(20)).await;
+    await_outcomes(&redis, 30, Duration::from_secs(20)).await;
     own.restart();
-    let records = await_outcomes(&q, 300, Duration::from_secs(60)).await;
+    let records = await_outcomes(&redis, 300, Duration::from_secs(60)).await;
     signal(&worker, "TERM");
     let status = worker.wait().unwrap();
     assert_exactly_once(&records, &batch);

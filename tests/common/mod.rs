@@ -120,3 +120,27 @@ pub async fn drop_prefix(prefix: &str) {
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
     }
 }
+
+/// Every record of the outcomes stream of the queue at `redis`.
+pub async fn outcomes(
+    redis: &bulkleave::config::RedisSettings,
+) -> Vec<bulkleave::queue::OutcomeRecord> {
+    let keys = bulkleave::queue::Keys::new(&redis.key_prefix);
+    let client = redis::Client::open(redis.url.expose().as_str()).expect("redis URL");
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return Vec::new();
+    };
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(keys.outcomes())
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    reply
+        .ids
+        .iter()
+        .filter_map(|e| e.get::<String>("outcome"))
+        .filter_map(|s| serde_json::from_str(&s).ok())
+        .collect()
+}
