@@ -91,6 +91,15 @@ impl JobId {
         JobId(Uuid::now_v7())
     }
 
+    /// A UUIDv7 determined by `seed`: the time part is `unix_ms`, the rest hashes the seed.
+    /// The same submission read twice (after a crash) gets the same id.
+    pub fn derived(unix_ms: u64, seed: &str) -> Self {
+        let digest = Sha256::digest(seed.as_bytes());
+        let mut bytes = [0u8; 10];
+        bytes.copy_from_slice(&digest[..10]);
+        JobId(uuid::Builder::from_unix_timestamp_millis(unix_ms, &bytes).into_uuid())
+    }
+
     /// The id in its hyphenated text form.
     pub fn as_str(&self) -> String {
         self.0.hyphenated().to_string()
@@ -261,6 +270,14 @@ mod tests {
         assert!(a < b);
         assert_eq!(a.to_string().parse::<JobId>().unwrap(), a);
         assert!("nope".parse::<JobId>().is_err());
+    }
+
+    #[test]
+    fn derived_job_ids_are_stable_v7_ids() {
+        let a = JobId::derived(1_700_000_000_000, "1700000000000-0");
+        assert_eq!(a, JobId::derived(1_700_000_000_000, "1700000000000-0"));
+        assert_ne!(a, JobId::derived(1_700_000_000_000, "1700000000000-1"));
+        assert_eq!(a.0.get_version_num(), 7);
     }
 
     #[test]

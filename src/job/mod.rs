@@ -9,6 +9,7 @@
 
 mod group;
 mod ids;
+pub mod submission;
 mod trace;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,7 +32,7 @@ pub struct JobError {
 }
 
 impl JobError {
-    fn new(field: &'static str, rule: impl ToString) -> Self {
+    pub(crate) fn new(field: &'static str, rule: impl ToString) -> Self {
         JobError {
             field,
             rule: rule.to_string(),
@@ -103,6 +104,8 @@ pub struct LeaveJob {
     pub attempts: Attempts,
     /// The producer's trace context, continued by the worker.
     pub trace: Option<TraceContext>,
+    /// Who asked for the job (a service or operator name), for the audit trail.
+    pub requested_by: Option<String>,
     /// Creation time, milliseconds since the Unix epoch (bounds how long 429s may retry).
     pub created_at_ms: u64,
 }
@@ -120,6 +123,7 @@ impl LeaveJob {
             campaign: None,
             attempts: Attempts::default(),
             trace: None,
+            requested_by: None,
             created_at_ms,
         }
     }
@@ -165,6 +169,8 @@ mod wire {
         attempts: Attempts,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trace: Option<TraceContext>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested_by: Option<String>,
         created_at_ms: u64,
     }
 
@@ -192,6 +198,7 @@ mod wire {
                     .map_err(|e| JobError::new("idempotency_key", e))?,
                 attempts: w.attempts,
                 trace: w.trace,
+                requested_by: w.requested_by,
                 created_at_ms: w.created_at_ms,
             })
         }
@@ -209,6 +216,7 @@ mod wire {
                 idempotency_key: j.idempotency_key.as_str().to_owned(),
                 attempts: j.attempts,
                 trace: j.trace,
+                requested_by: j.requested_by,
                 created_at_ms: j.created_at_ms,
             }
         }

@@ -19,6 +19,7 @@ pub mod keys;
 mod producer;
 mod records;
 mod scripts;
+pub mod submit;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -2,7 +2,8 @@
 //!
 //! Built on apalis: one apalis worker per core shares the queue backend, together running
 //! `worker.concurrency` jobs at once. Each job calls its account's adapter once, the retry
-//! policy decides, and the job settles its delivery in Redis.
+//! policy decides, and the job settles its delivery in Redis. Every worker process also
+//! ingests the submission stream ([`ingest`]).
 //!
 //! On SIGTERM/SIGINT the process stops fetching, lets in-flight jobs finish for up to
 //! `worker.drain_timeout`, hands every delivery it still holds back to the queue (jobs that did
@@ -11,6 +12,7 @@
 //! their lease (`queue.lease`) runs out.
 
 mod backend;
+pub mod ingest;
 mod process;
 
 use std::future::Future;
@@ -77,8 +79,14 @@ pub async fn run(
     let consumer = consumer_name();
     tracing::info!(%consumer, concurrency, lanes, "worker starting");
 
-    let feeder = backend::Feeder::start(queue, consumer.clone(), concurrency).await?;
+    let feeder = backend::Feeder::start(queue.clone(), consumer.clone(), concurrency).await?;
     let stop = feeder.shared.stop.clone();
+    let ingester = tokio::spawn(ingest::run(
+        queue,
+        consumer.clone(),
+        Arc::new(ingest::account_check(settings)),
+        stop.clone(),
+    ));
     let backend = feeder.backend.clone();
     let monitor = Monitor::new()
         .register_n(lanes, move |lane, _restarts| {
@@ -96,6 +104,7 @@ pub async fn run(
         Ok(())
     };
     let ran = monitor.run_with_signal(signal).await;
+    let _ = ingester.await;
     let handed_back = feeder.stop().await?;
     tracing::info!(handed_back, "worker stopped");
     ran.map_err(|e| Error::Runtime(e.to_string()))?;

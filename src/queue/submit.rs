@@ -1,0 +1,243 @@
+//! Reading the submission stream: other services `XADD` leave requests to `{p}:submit`
+//! (contract in [`crate::job::submission`]); workers validate each entry, enqueue the valid
+//! ones and answer the rest on `{p}:rejected`. Nothing is dropped silently: every entry is
+//! either enqueued or answered.
+//!
+//! A rejection entry holds `submission_id` (the submitted entry's id), `code` (`invalid` or
+//! `duplicate`), `field`, `reason`, `existing_job` (for duplicates) and `original` (the
+//! submitted fields as a JSON object).
+
+use std::collections::BTreeMap;
+
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+
+use super::keys::INGEST_GROUP;
+use super::{Enqueued, Queue, Result};
+use crate::job::{JobError, JobId, LeaveJob, submission};
+
+/// A deployment's own check of a valid submission (e.g. its account must be configured).
+pub type Acceptance = dyn Fn(&LeaveJob) -> Result<(), JobError> + Send + Sync;
+
+/// Approximate cap of the rejection stream.
+pub const REJECTED_MAX_LEN: u64 = 100_000;
+
+/// What one ingestion pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Enqueued.
+    pub accepted: usize,
+    /// Valid, but their idempotency key belongs to another job.
+    pub duplicates: usize,
+    /// Invalid.
+    pub rejected: usize,
+}
+
+impl IngestReport {
+    /// Entries handled in all.
+    pub fn total(&self) -> usize {
+        self.accepted + self.duplicates + self.rejected
+    }
+}
+
+struct Answer {
+    submission_id: String,
+    code: &'static str,
+    field: String,
+    reason: String,
+    existing_job: Option<String>,
+    original: BTreeMap<String, String>,
+}
+
+/// The entry's fields as text; a value that is not UTF-8 is an error naming its field.
+fn text_fields(entry: &StreamId) -> (BTreeMap<String, String>, Option<JobError>) {
+    let mut fields = BTreeMap::new();
+    let mut problem = None;
+    for (name, value) in &entry.map {
+        match redis::from_redis_value::<Vec<u8>>(value.clone()).map(String::from_utf8) {
+            Ok(Ok(text)) => {
+                fields.insert(name.clone(), text);
+            }
+            _ => {
+                fields.insert(name.clone(), "<not UTF-8>".into());
+                problem.get_or_insert(JobError {
+                    field: "fields",
+                    rule: format!(
+                        "the value of {:?} is not UTF-8 text",
+                        crate::job::excerpt(name)
+                    ),
+                });
+            }
+        }
+    }
+    (fields, problem)
+}
+
+/// The entry id's millisecond part (`<ms>-<seq>`).
+fn entry_ms(id: &str) -> u64 {
+    id.split('-')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Queue {
+    /// Reads up to `count` new submissions (waiting up to `block`) and handles them; `accept`
+    /// adds checks of this deployment (the account must be configured for the provider).
+    pub async fn ingest(
+        &self,
+        conn: &mut ConnectionManager,
+        consumer: &str,
+        count: usize,
+        block: std::time::Duration,
+        accept: &Acceptance,
+    ) -> Result<IngestReport> {
+        let read: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(INGEST_GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
+            .arg("STREAMS")
+            .arg(self.keys.submit())
+            .arg(">")
+            .query_async(conn)
+            .await;
+        let reply = match read {
+            Err(e) if e.to_string().contains("NOGROUP") => {
+                self.ensure_groups().await?;
+                return Ok(IngestReport::default());
+            }
+            other => other?,
+        };
+        let entries = reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+            .unwrap_or_default();
+        self.handle_submissions(entries, accept).await
+    }
+
+    /// Claims submissions an ingester took but never answered (it died) and handles them.
+    pub async fn reclaim_submissions(
+        &self,
+        consumer: &str,
+        accept: &Acceptance,
+    ) -> Result<IngestReport> {
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(self.keys.submit())
+            .arg(INGEST_GROUP)
+            .arg(consumer)
+            .arg(u64::try_from(self.options.lease.as_millis()).unwrap_or(u64::MAX))
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(256)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        self.handle_submissions(reply.claimed, accept).await
+    }
+
+    async fn handle_submissions(
+        &self,
+        entries: Vec<StreamId>,
+        accept: &Acceptance,
+    ) -> Result<IngestReport> {
+        if entries.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        let mut report = IngestReport::default();
+        let mut answers = Vec::new();
+        let mut valid: Vec<(LeaveJob, BTreeMap<String, String>, String)> = Vec::new();
+        for entry in &entries {
+            let (fields, problem) = text_fields(entry);
+            let parsed = match problem {
+                Some(e) => Err(e),
+                None => submission::parse(&fields).and_then(|mut job| {
+                    accept(&job)?;
+                    job.id = JobId::derived(
+                        entry_ms(&entry.id),
+                        &format!("{}:{}", self.keys.submit(), entry.id),
+                    );
+                    Ok(job)
+                }),
+            };
+            match parsed {
+                Ok(job) => valid.push((job, fields, entry.id.clone())),
+                Err(e) => {
+                    report.rejected += 1;
+                    answers.push(Answer {
+                        submission_id: entry.id.clone(),
+                        code: "invalid",
+                        field: e.field.to_owned(),
+                        reason: e.rule,
+                        existing_job: None,
+                        original: fields,
+                    });
+                }
+            }
+        }
+        let jobs: Vec<LeaveJob> = valid.iter().map(|(j, _, _)| j.clone()).collect();
+        let results = self.enqueue_many(&jobs).await?;
+        for ((job, fields, entry_id), result) in valid.into_iter().zip(results) {
+            match result {
+                Enqueued::Added => report.accepted += 1,
+                // The same submission read again (an ingester died before acknowledging it).
+                Enqueued::Duplicate { existing, .. } if existing == job.id.to_string() => {
+                    report.accepted += 1;
+                }
+                Enqueued::Duplicate { existing, finished } => {
+                    report.duplicates += 1;
+                    let state = if finished {
+                        "already finished"
+                    } else {
+                        "still pending"
+                    };
+                    answers.push(Answer {
+                        submission_id: entry_id,
+                        code: "duplicate",
+                        field: "idempotency_key".into(),
+                        reason: format!(
+                            "job {existing} with idempotency key {} is {state}; not enqueued again",
+                            job.idempotency_key
+                        ),
+                        existing_job: Some(existing),
+                        original: fields,
+                    });
+                }
+            }
+        }
+        let mut pipe = redis::pipe();
+        for a in &answers {
+            let cmd = pipe
+                .cmd("XADD")
+                .arg(self.keys.rejected())
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(REJECTED_MAX_LEN)
+                .arg("*")
+                .arg("submission_id")
+                .arg(&a.submission_id)
+                .arg("code")
+                .arg(a.code)
+                .arg("field")
+                .arg(&a.field)
+                .arg("reason")
+                .arg(&a.reason)
+                .arg("original")
+                .arg(serde_json::to_string(&a.original)?);
+            if let Some(existing) = &a.existing_job {
+                cmd.arg("existing_job").arg(existing);
+            }
+            cmd.ignore();
+        }
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        pipe.cmd("XACK")
+            .arg(self.keys.submit())
+            .arg(INGEST_GROUP)
+            .arg(&ids)
+            .ignore();
+        pipe.cmd("XDEL").arg(self.keys.submit()).arg(&ids).ignore();
+        pipe.query_async::<()>(&mut self.conn.clone()).await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,94 @@
+//! The ingester: every worker process also reads the submission stream, so submissions are
+//! validated and enqueued (or answered) as long as any worker runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::job::{JobError, LeaveJob};
+use crate::queue::Queue;
+use crate::queue::submit::Acceptance;
+
+/// How long one read of the submission stream waits.
+const INGEST_BLOCK: Duration = Duration::from_millis(500);
+/// Most submissions handled per read.
+const INGEST_MAX: usize = 500;
+
+/// The deployment's own check of a valid submission: its account must be configured, for the
+/// provider the submission names.
+pub fn account_check(
+    settings: &Settings,
+) -> impl Fn(&LeaveJob) -> Result<(), JobError> + Send + Sync + 'static {
+    let accounts: Vec<_> = settings
+        .accounts
+        .iter()
+        .map(|(name, a)| (name.clone(), a.provider()))
+        .collect();
+    move |job: &LeaveJob| {
+        let request = &job.request;
+        match accounts.iter().find(|(name, _)| *name == request.account) {
+            None => Err(JobError {
+                field: "account",
+                rule: format!("{:?} is not a configured account", request.account.as_str()),
+            }),
+            Some((_, provider)) if *provider != request.provider => Err(JobError {
+                field: "provider",
+                rule: format!(
+                    "account {:?} is a {provider} account, not {}",
+                    request.account.as_str(),
+                    request.provider
+                ),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Runs until `stop`: reads submissions, and now and then claims ones a dead ingester left.
+pub async fn run(queue: Queue, consumer: String, accept: Arc<Acceptance>, stop: CancellationToken) {
+    let mut conn = match queue.blocking_connection(INGEST_BLOCK).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "ingester cannot connect; submissions wait for another worker");
+            return;
+        }
+    };
+    let reclaim_every = (queue.options().lease / 2).max(Duration::from_secs(1));
+    let mut next_reclaim = tokio::time::Instant::now();
+    let mut backoff = Duration::from_millis(100);
+    while !stop.is_cancelled() {
+        if tokio::time::Instant::now() >= next_reclaim {
+            next_reclaim = tokio::time::Instant::now() + reclaim_every;
+            if let Err(e) = queue.reclaim_submissions(&consumer, accept.as_ref()).await {
+                tracing::warn!(error = %e, "claiming abandoned submissions failed");
+            }
+        }
+        let read = tokio::select! {
+            () = stop.cancelled() => return,
+            read = queue.ingest(&mut conn, &consumer, INGEST_MAX, INGEST_BLOCK, accept.as_ref()) => read,
+        };
+        match read {
+            Ok(report) => {
+                backoff = Duration::from_millis(100);
+                if report.total() > 0 {
+                    tracing::info!(
+                        accepted = report.accepted,
+                        duplicates = report.duplicates,
+                        rejected = report.rejected,
+                        "submissions handled"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading submissions failed; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
