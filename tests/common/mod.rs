@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod stub;
+
 use std::time::{Duration, SystemTime};
 
 use bulkleave::providers::OutcomeClass::{self, AlreadyLeft, GroupGone, Left};
@@ -121,26 +123,40 @@ pub async fn drop_prefix(prefix: &str) {
     }
 }
 
-/// Every record of the outcomes stream of the queue at `redis`.
+/// Every record of the outcomes stream of the queue at `redis`, read in pages; panics if
+/// Redis cannot be read (a final check must not pass on an empty read).
 pub async fn outcomes(
     redis: &bulkleave::config::RedisSettings,
 ) -> Vec<bulkleave::queue::OutcomeRecord> {
+    try_outcomes(redis).await.expect("outcomes stream readable")
+}
+
+/// Like [`outcomes`], but `None` while Redis cannot be read (polling across a restart).
+pub async fn try_outcomes(
+    redis: &bulkleave::config::RedisSettings,
+) -> Option<Vec<bulkleave::queue::OutcomeRecord>> {
     let keys = bulkleave::queue::Keys::new(&redis.key_prefix);
-    let client = redis::Client::open(redis.url.expose().as_str()).expect("redis URL");
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return Vec::new();
-    };
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(keys.outcomes())
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    reply
-        .ids
-        .iter()
-        .filter_map(|e| e.get::<String>("outcome"))
-        .filter_map(|s| serde_json::from_str(&s).ok())
-        .collect()
+    let client = redis::Client::open(redis.url.expose().as_str()).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    let mut records = Vec::new();
+    let mut start = "-".to_owned();
+    loop {
+        let page: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(keys.outcomes())
+            .arg(&start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(2000)
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        let Some(last) = page.ids.last() else {
+            return Some(records);
+        };
+        start = format!("({}", last.id);
+        for entry in &page.ids {
+            let text: String = entry.get("outcome")?;
+            records.push(serde_json::from_str(&text).expect("outcome record"));
+        }
+    }
 }

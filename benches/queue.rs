@@ -1,0 +1,354 @@
+//! Queue throughput: drain backlogs with the real `bulkleave worker` process against a fast
+//! local HTTP stub, next to BullMQ on the same Redis, stub and machine in the same run.
+//!
+//! ```text
+//! cargo bench --bench queue -- [--sizes 20000,1000000] [--runs 3] [--concurrency 50] [--no-bullmq]
+//! ```
+//!
+//! Reports per size the median of the runs: enqueue rate, drain rate (jobs/s from worker start
+//! to the last outcome recorded), Redis commands per job (`INFO commandstats`, whole run) and
+//! the worker's peak RSS. BullMQ (npm `bullmq`, installed on first use into
+//! `target/bench-node`) runs the same backlog with the same concurrency against the same stub.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bulkleave::config::{RedisSettings, SecretUrl};
+use bulkleave::job::{LeaveJob, LeaveRequest};
+use bulkleave::queue::{Queue, QueueOptions};
+
+#[path = "../tests/common/stub.rs"]
+mod stub;
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+struct Args {
+    sizes: Vec<usize>,
+    runs: usize,
+    concurrency: usize,
+    bullmq: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        sizes: vec![20_000, 1_000_000],
+        runs: 3,
+        concurrency: 50,
+        bullmq: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--sizes" => {
+                a.sizes = it
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .collect()
+            }
+            "--runs" => a.runs = it.next().and_then(|s| s.parse().ok()).unwrap_or(3),
+            "--concurrency" => a.concurrency = it.next().and_then(|s| s.parse().ok()).unwrap_or(50),
+            "--no-bullmq" => a.bullmq = false,
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+fn redis_conn() -> redis::Connection {
+    redis::Client::open(REDIS)
+        .expect("url")
+        .get_connection()
+        .expect("redis up")
+}
+
+/// `INFO commandstats` as command → calls.
+fn commandstats() -> BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut redis_conn())
+        .expect("info");
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn drop_prefix(prefix: &str) {
+    let mut conn = redis_conn();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    for chunk in keys.chunks(1000) {
+        let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    enqueue_per_s: f64,
+    drain_per_s: f64,
+    commands_per_job: f64,
+    peak_rss_mib: f64,
+}
+
+async fn bulkleave_run(size: usize, port: u16, concurrency: usize, run: usize) -> Run {
+    let prefix = format!("bench-{size}-{run}");
+    drop_prefix(&prefix);
+    let settings = RedisSettings {
+        url: SecretUrl::new(REDIS.parse().expect("url")),
+        key_prefix: prefix.clone(),
+    };
+    let queue = Queue::connect(&settings, QueueOptions::default())
+        .await
+        .expect("queue");
+    let before = commandstats();
+    let jobs: Vec<LeaveJob> = (0..size)
+        .map(|i| {
+            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + i as u64);
+            LeaveJob::new(LeaveRequest::parse("wasend", "w", &group).expect("valid"))
+        })
+        .collect();
+    let t = Instant::now();
+    for chunk in jobs.chunks(10_000) {
+        queue.enqueue_many(chunk).await.expect("enqueue");
+    }
+    let enqueue_per_s = size as f64 / t.elapsed().as_secs_f64();
+    drop(jobs);
+
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bulkleave"))
+        .arg("worker")
+        .env_remove("BULKLEAVE_CONFIG")
+        .env("BULKLEAVE__REDIS__URL", REDIS)
+        .env("BULKLEAVE__REDIS__KEY_PREFIX", &prefix)
+        .env("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", &base)
+        .env("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend")
+        .env("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s")
+        .env("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY")
+        .env("BULKLEAVE__WORKER__CONCURRENCY", concurrency.to_string())
+        .env("W_KEY", "bench-key")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("worker");
+    let t = Instant::now();
+    let mut conn = redis_conn();
+    let mut rss = 0;
+    loop {
+        let done: u64 = redis::cmd("XLEN")
+            .arg(format!("{prefix}:outcomes"))
+            .query(&mut conn)
+            .expect("xlen");
+        rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
+        if done as usize >= size {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1800),
+            "drain did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drain_per_s = size as f64 / t.elapsed().as_secs_f64();
+    rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let used = diff(&before, &commandstats());
+    let total: u64 = used.values().sum();
+    if run == 0 {
+        let mut top: Vec<_> = used.iter().collect();
+        top.sort_by(|a, b| b.1.cmp(a.1));
+        let shown: Vec<String> = top
+            .iter()
+            .take(8)
+            .map(|(k, v)| format!("{k} {:.2}", **v as f64 / size as f64))
+            .collect();
+        eprintln!("  commands per job, by command: {}", shown.join(", "));
+    }
+    drop_prefix(&prefix);
+    Run {
+        enqueue_per_s,
+        drain_per_s,
+        commands_per_job: total as f64 / size as f64,
+        peak_rss_mib: rss as f64 / 1024.0,
+    }
+}
+
+fn node_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-node")
+}
+
+fn ensure_bullmq() -> bool {
+    let dir = node_dir();
+    if dir.join("node_modules/bullmq").exists() && dir.join("node_modules/ioredis").exists() {
+        return true;
+    }
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{"name":"bench","private":true,"type":"module"}"#,
+    )
+    .expect("write");
+    Command::new("npm")
+        .args(["install", "--silent", "bullmq@6", "ioredis@5"])
+        .current_dir(&dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+const BULLMQ_SCRIPT: &str = r#"
+import { Queue, Worker } from "bullmq";
+import IORedis from "ioredis";
+const [size, port, concurrency, name] = process.argv.slice(2);
+const redis = () => new IORedis({ host: "127.0.0.1", port: 6379, maxRetriesPerRequest: null });
+const q = new Queue(name, { connection: redis() });
+await q.obliterate({ force: true }).catch(() => {});
+const t0 = performance.now();
+for (let i = 0; i < +size; i += 1000) {
+  const batch = [];
+  for (let j = i; j < Math.min(+size, i + 1000); j++) batch.push({ name: "leave", data: { group: `${120363000000000000n + BigInt(j)}@g.us` }, opts: { removeOnComplete: true, removeOnFail: true, attempts: 3 } });
+  await q.addBulk(batch);
+}
+const enqueue = +size / ((performance.now() - t0) / 1000);
+let done = 0;
+const t1 = performance.now();
+const finished = new Promise((resolve) => {
+  const w = new Worker(name, async (job) => {
+    const r = await fetch(`http://127.0.0.1:${port}/s/groups/${encodeURIComponent(job.data.group)}/leave`, { method: "POST", headers: { authorization: "Bearer k" } });
+    const body = await r.json();
+    if (!body.success) throw new Error("not left");
+  }, { connection: redis(), concurrency: +concurrency });
+  w.on("completed", () => { if (++done === +size) resolve(w); });
+});
+const w = await finished;
+const drain = +size / ((performance.now() - t1) / 1000);
+await w.close(); await q.obliterate({ force: true }).catch(() => {}); await q.close();
+console.log(JSON.stringify({ enqueue, drain, rss_mib: process.memoryUsage().rss / 1048576 }));
+process.exit(0);
+"#;
+
+fn bullmq_run(size: usize, port: u16, concurrency: usize, run: usize) -> Option<Run> {
+    let dir = node_dir();
+    std::fs::write(dir.join("bench.mjs"), BULLMQ_SCRIPT).ok()?;
+    let before = commandstats();
+    let out = Command::new("node")
+        .args([
+            "bench.mjs",
+            &size.to_string(),
+            &port.to_string(),
+            &concurrency.to_string(),
+            &format!("bench-bullmq-{run}"),
+        ])
+        .current_dir(&dir)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("bullmq failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let total: u64 = diff(&before, &commandstats()).values().sum();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some(Run {
+        enqueue_per_s: v["enqueue"].as_f64()?,
+        drain_per_s: v["drain"].as_f64()?,
+        commands_per_job: total as f64 / size as f64,
+        peak_rss_mib: v["rss_mib"].as_f64()?,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn summarize(name: &str, size: usize, runs: &[Run]) -> f64 {
+    let drain = median(runs.iter().map(|r| r.drain_per_s).collect());
+    println!(
+        "| {name} | {size} | {:.0} | {drain:.0} | {:.2} | {:.0} | {} |",
+        median(runs.iter().map(|r| r.enqueue_per_s).collect()),
+        median(runs.iter().map(|r| r.commands_per_job).collect()),
+        median(runs.iter().map(|r| r.peak_rss_mib).collect()),
+        runs.iter()
+            .map(|r| format!("{:.0}", r.drain_per_s))
+            .collect::<Vec<_>>()
+            .join(" / "),
+    );
+    drain
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let port = stub::fast_wasend_stub().await;
+    let bullmq = a.bullmq && ensure_bullmq();
+    println!(
+        "| queue | backlog | enqueue jobs/s | drain jobs/s (median) | Redis commands/job | worker peak RSS MiB | drain runs |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut ours = BTreeMap::new();
+    let mut theirs = BTreeMap::new();
+    for &size in &a.sizes {
+        let runs = if size >= 500_000 {
+            1.max(a.runs / 3)
+        } else {
+            a.runs
+        };
+        let mut r = Vec::new();
+        for run in 0..runs {
+            r.push(bulkleave_run(size, port, a.concurrency, run).await);
+        }
+        ours.insert(size, summarize("bulkleave", size, &r));
+        if bullmq && size <= 100_000 {
+            let b: Vec<Run> = (0..runs)
+                .filter_map(|run| bullmq_run(size, port, a.concurrency, run))
+                .collect();
+            if !b.is_empty() {
+                theirs.insert(size, summarize("BullMQ 6", size, &b));
+            }
+        }
+    }
+    println!();
+    for (size, rate) in &ours {
+        if let Some(b) = theirs.get(size) {
+            println!("ratio at {size}: bulkleave / BullMQ = {:.2}x", rate / b);
+        }
+    }
+    if let (Some(small), Some(big)) = (ours.get(&20_000), ours.get(&1_000_000)) {
+        println!(
+            "1,000,000 backlog drains at {:.0}% of the 20,000 rate",
+            100.0 * big / small
+        );
+    }
+}
