@@ -19,19 +19,7 @@ async fn a_50k_backlog_is_accepted_and_drained_exactly_once() {
     let port = common::stub::fast_wasend_stub().await;
     let redis = common::redis_settings();
     let base = format!("http://127.0.0.1:{port}");
-    let env = [
-        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
-        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
-        ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base.as_str()),
-        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
-        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
-        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
-        ("BULKLEAVE__WORKER__CONCURRENCY", "64"),
-        ("W_KEY", common::CANARY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let env = common::worker_env(&redis, &base, &[("BULKLEAVE__WORKER__CONCURRENCY", "64")]);
     let settings = load_with_env(None, &env).unwrap();
     let queue = Queue::connect(&redis, settings.queue.clone())
         .await
@@ -46,16 +34,7 @@ async fn a_50k_backlog_is_accepted_and_drained_exactly_once() {
     assert_eq!(added.len(), JOBS as usize);
     assert_eq!(queue.stats().await.unwrap().ready, JOBS);
 
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            bulkleave::worker::run(&settings, queue, async {
-                let _ = rx.await;
-            })
-            .await
-        }
-    });
+    let worker = common::InProcessWorker::start(settings, queue.clone());
     let client = redis::Client::open(redis.url.expose().as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let start = Instant::now();
@@ -70,8 +49,7 @@ async fn a_50k_backlog_is_accepted_and_drained_exactly_once() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tx.send(()).unwrap();
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 
     let records = common::outcomes(&redis).await;
     assert_eq!(records.len(), JOBS as usize);

@@ -66,18 +66,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
         .mount(&server)
         .await;
     let redis = common::redis_settings();
-    let env: HashMap<String, String> = [
-        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
-        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
-        ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", &server.uri()),
-        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
-        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
-        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
-        ("W_KEY", common::CANARY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let env = common::worker_env(&redis, &server.uri(), &[]);
     let settings = load_with_env(None, &env).unwrap();
     let queue = bulkleave::queue::Queue::connect(&redis, settings.queue.clone())
         .await
@@ -156,16 +145,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
         ],
     );
 
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let queue = queue.clone();
-        async move {
-            bulkleave::worker::run(&settings, queue, async {
-                let _ = rx.await;
-            })
-            .await
-        }
-    });
+    let worker = common::InProcessWorker::start(settings, queue.clone());
     let start = Instant::now();
     let (mut outcomes, mut rejected) = (Vec::new(), Vec::new());
     while start.elapsed() < Duration::from_secs(20) {
@@ -176,8 +156,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tx.send(()).unwrap();
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
 
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| o.class == "left"));

@@ -44,28 +44,6 @@ async fn provider(status: u16, delay: Duration) -> MockServer {
     server
 }
 
-/// The environment that configures a worker process for `redis` and the emulator at `base`.
-fn worker_env(
-    redis: &RedisSettings,
-    base: &str,
-    extra: &[(&str, &str)],
-) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = [
-        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
-        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
-        ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base),
-        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
-        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
-        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
-        ("W_KEY", common::CANARY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
-}
-
 fn spawn_worker(env: &HashMap<String, String>) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bulkleave"))
         .arg("worker")
@@ -152,7 +130,7 @@ async fn connect(redis: &RedisSettings, lease: Duration) -> Queue {
 async fn every_job_reaches_exactly_one_outcome_in_process() {
     let server = provider(200, Duration::from_millis(5)).await;
     let redis = common::redis_settings();
-    let env = worker_env(
+    let env = common::worker_env(
         &redis,
         &server.uri(),
         &[("BULKLEAVE__WORKER__CONCURRENCY", "16")],
@@ -161,19 +139,9 @@ async fn every_job_reaches_exactly_one_outcome_in_process() {
     let q = connect(&redis, Duration::from_secs(30)).await;
     let batch = jobs(300);
     q.enqueue_many(&batch).await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let q = q.clone();
-        async move {
-            bulkleave::worker::run(&settings, q, async {
-                let _ = rx.await;
-            })
-            .await
-        }
-    });
+    let worker = common::InProcessWorker::start(settings, q.clone());
     let records = await_outcomes(&redis, 300, Duration::from_secs(30)).await;
-    tx.send(()).unwrap();
-    let summary = worker.await.unwrap().unwrap();
+    let summary = worker.stop().await;
     assert_eq!(summary.handed_back, 0);
     assert_exactly_once(&records, &batch);
     assert!(
@@ -190,7 +158,7 @@ async fn every_job_reaches_exactly_one_outcome_in_process() {
 async fn provider_errors_retry_then_dead_letter_with_history() {
     let server = provider(502, Duration::ZERO).await;
     let redis = common::redis_settings();
-    let env = worker_env(
+    let env = common::worker_env(
         &redis,
         &server.uri(),
         &[
@@ -203,19 +171,9 @@ async fn provider_errors_retry_then_dead_letter_with_history() {
     let q = connect(&redis, Duration::from_secs(30)).await;
     let batch = jobs(5);
     q.enqueue_many(&batch).await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn({
-        let q = q.clone();
-        async move {
-            bulkleave::worker::run(&settings, q, async {
-                let _ = rx.await;
-            })
-            .await
-        }
-    });
+    let worker = common::InProcessWorker::start(settings, q.clone());
     let records = await_outcomes(&redis, 5, Duration::from_secs(20)).await;
-    tx.send(()).unwrap();
-    worker.await.unwrap().unwrap();
+    worker.stop().await;
     assert_exactly_once(&records, &batch);
     for r in &records {
         assert!(r.dead_letter && !r.success, "{r:?}");
@@ -245,7 +203,7 @@ async fn sigterm_lets_in_flight_jobs_finish_and_exits_zero() {
     let q = connect(&redis, Duration::from_secs(30)).await;
     let batch = jobs(4);
     q.enqueue_many(&batch).await.unwrap();
-    let child = spawn_worker(&worker_env(
+    let child = spawn_worker(&common::worker_env(
         &redis,
         &server.uri(),
         &[("BULKLEAVE__WORKER__DRAIN_TIMEOUT", "10s")],
@@ -266,7 +224,7 @@ async fn after_the_drain_timeout_unfinished_jobs_are_handed_back() {
     let q = connect(&redis, Duration::from_secs(30)).await;
     let batch = jobs(3);
     q.enqueue_many(&batch).await.unwrap();
-    let child = spawn_worker(&worker_env(
+    let child = spawn_worker(&common::worker_env(
         &redis,
         &server.uri(),
         &[("BULKLEAVE__WORKER__DRAIN_TIMEOUT", "500ms")],
@@ -292,7 +250,7 @@ async fn a_sigkilled_worker_loses_nothing() {
     let q = connect(&redis, Duration::from_secs(2)).await;
     let batch = jobs(400);
     q.enqueue_many(&batch).await.unwrap();
-    let env = worker_env(
+    let env = common::worker_env(
         &redis,
         &server.uri(),
         &[
@@ -391,7 +349,7 @@ async fn the_queue_survives_a_redis_restart() {
     let q = connect(&redis, Duration::from_secs(2)).await;
     let batch = jobs(300);
     q.enqueue_many(&batch).await.unwrap();
-    let env = worker_env(
+    let env = common::worker_env(
         &redis,
         &server.uri(),
         &[

@@ -160,3 +160,52 @@ pub async fn try_outcomes(
         }
     }
 }
+
+/// The `BULKLEAVE__*` environment of a worker for the queue at `redis` with one Wasend account
+/// `w` (session `s`, key [`CANARY`]) whose API is at `base`, plus `extra` settings.
+pub fn worker_env(
+    redis: &bulkleave::config::RedisSettings,
+    base: &str,
+    extra: &[(&str, &str)],
+) -> std::collections::HashMap<String, String> {
+    let mut env: std::collections::HashMap<String, String> = [
+        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
+        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
+        ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base),
+        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
+        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
+        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
+        ("W_KEY", CANARY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+/// A worker pool running in this process; [`InProcessWorker::stop`] drains it.
+pub struct InProcessWorker {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<bulkleave::worker::Summary, bulkleave::worker::Error>>,
+}
+
+impl InProcessWorker {
+    /// Starts `bulkleave::worker::run` for `settings` on `queue`.
+    pub fn start(settings: bulkleave::config::Settings, queue: bulkleave::queue::Queue) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            bulkleave::worker::run(&settings, queue, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        InProcessWorker { stop, task }
+    }
+
+    /// Signals the stop and waits for the drain; panics if the run failed.
+    pub async fn stop(self) -> bulkleave::worker::Summary {
+        let _ = self.stop.send(());
+        self.task.await.expect("worker task").expect("worker run")
+    }
+}
