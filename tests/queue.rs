@@ -343,3 +343,37 @@ async fn a_large_due_backlog_promotes_in_bounded_batches() {
     assert_eq!(q.stats().await.unwrap().ready, 20_000);
     cleanup(&q).await;
 }
+
+#[tokio::test]
+async fn a_delivery_that_never_settles_is_dead_lettered_as_a_crash_loop() {
+    let options = QueueOptions {
+        lease: Duration::from_millis(50),
+        max_deliveries: 3,
+        ..QueueOptions::default()
+    };
+    let q = Queue::connect(&common::redis_settings(), options)
+        .await
+        .unwrap();
+    q.enqueue(&job(1), None).await.unwrap();
+    assert_eq!(fetch_all(&q, "w1", 1).await.len(), 1); // delivery 1
+    for round in 2..=3 {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let (claimed, _) = q.reclaim("w2", "0-0", 10).await.unwrap();
+        assert_eq!(claimed.len(), 1, "delivery {round} still runs");
+    }
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let (claimed, _) = q.reclaim("w2", "0-0", 10).await.unwrap();
+    assert!(claimed.is_empty(), "the fourth delivery is refused");
+    let dead = q.dead_letters(0, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    let reason = &dead[0].info.as_ref().unwrap().reason;
+    assert!(
+        reason.starts_with("delivered 4 times without being settled"),
+        "{reason}"
+    );
+    let recorded = outcomes(&q).await;
+    assert_eq!(recorded.len(), 1);
+    assert!(recorded[0].dead_letter && recorded[0].class == "unsettled");
+    assert_eq!(q.stats().await.unwrap().in_flight, 0);
+    cleanup(&q).await;
+}

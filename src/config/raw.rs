@@ -101,6 +101,7 @@ pub(super) struct RawQueue {
     pub pending_ttl: Option<String>,
     pub dedup_ttl: Option<String>,
     pub outcomes_max_len: Option<u64>,
+    pub max_deliveries: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -188,11 +188,20 @@ fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {
             d.outcomes_max_len
         }
     };
+    let max_deliveries = match raw.max_deliveries {
+        None => d.max_deliveries,
+        Some(n) if (2..=1000).contains(&n) => n,
+        Some(_) => {
+            p.add("queue.max_deliveries", "must be between 2 and 1000");
+            d.max_deliveries
+        }
+    };
     QueueOptions {
         lease,
         pending_ttl,
         dedup_ttl,
         outcomes_max_len,
+        max_deliveries,
         ..d
     }
 }

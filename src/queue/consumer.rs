@@ -112,7 +112,58 @@ impl Queue {
             .query_async(&mut self.conn.clone())
             .await?;
         let deliveries = self.decode(reply.claimed).await?;
-        Ok((deliveries, reply.next_stream_id))
+        let mut runnable = Vec::with_capacity(deliveries.len());
+        for (delivery, times) in self.delivery_counts(deliveries).await? {
+            if times > self.options.max_deliveries {
+                self.dead_letter_crash_loop(&delivery, times).await?;
+            } else {
+                runnable.push(delivery);
+            }
+        }
+        Ok((runnable, reply.next_stream_id))
+    }
+
+    /// Each delivery with the number of times its entry was delivered.
+    async fn delivery_counts(&self, deliveries: Vec<Delivery>) -> Result<Vec<(Delivery, u64)>> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for d in &deliveries {
+            pipe.cmd("XPENDING")
+                .arg(self.keys.jobs())
+                .arg(WORKERS_GROUP)
+                .arg(&d.entry_id)
+                .arg(&d.entry_id)
+                .arg(1);
+        }
+        let replies: Vec<redis::streams::StreamPendingCountReply> =
+            pipe.query_async(&mut self.conn.clone()).await?;
+        Ok(deliveries
+            .into_iter()
+            .zip(replies)
+            .map(|(d, r)| {
+                let times = r.ids.first().map_or(0, |p| p.times_delivered as u64);
+                (d, times)
+            })
+            .collect())
+    }
+
+    async fn dead_letter_crash_loop(&self, delivery: &Delivery, times: u64) -> Result<()> {
+        let reason = format!(
+            "delivered {times} times without being settled: the job crashes or hangs its worker"
+        );
+        tracing::error!(job.id = %delivery.job.id, %reason, "crash loop dead-lettered");
+        let info = DeadInfo {
+            reason: reason.clone(),
+            at_ms: unix_ms(SystemTime::now()),
+            history: self.history(&delivery.job.id.to_string()).await?,
+            poison: false,
+        };
+        let record =
+            OutcomeRecord::new(&delivery.job, "unsettled", false, &reason, None).dead_lettered();
+        self.finish(delivery, &record, Some(&info)).await?;
+        Ok(())
     }
 
     /// Renews the lease of deliveries this consumer holds (resets their idle time).

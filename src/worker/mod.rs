@@ -93,6 +93,7 @@ pub async fn run(
             WorkerBuilder::new(format!("{consumer}-{lane}"))
                 .backend(backend.clone())
                 .data(processor.clone())
+                .catch_panic()
                 .concurrency(per_lane)
                 .build(process::handle)
         })
