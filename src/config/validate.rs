@@ -56,16 +56,13 @@ pub(super) fn validate(
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
     let request_timeout = duration(&mut p, "http.request_timeout", raw.http.request_timeout)
         .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
-    let max_body_bytes = match raw.http.max_body_bytes {
-        None => DEFAULT_MAX_BODY_BYTES,
-        Some(n) if (1024..=16 * 1024 * 1024).contains(&n) => {
-            usize::try_from(n).unwrap_or(usize::MAX)
-        }
-        Some(_) => {
-            p.add("http.max_body_bytes", "must be between 1024 and 16777216");
-            DEFAULT_MAX_BODY_BYTES
-        }
-    };
+    let max_body_bytes = bounded(
+        &mut p,
+        "http.max_body_bytes",
+        raw.http.max_body_bytes,
+        1024..=16 * 1024 * 1024,
+        DEFAULT_MAX_BODY_BYTES as u64,
+    ) as usize;
     let http = HttpSettings {
         connect_timeout,
         request_timeout,
@@ -147,10 +144,13 @@ pub(super) fn validate(
             &["postgres", "postgresql"],
         ),
     };
-    let concurrency = raw.worker.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-    if !(1..=10_000).contains(&concurrency) {
-        p.add("worker.concurrency", "must be between 1 and 10000");
-    }
+    let concurrency = bounded(
+        &mut p,
+        "worker.concurrency",
+        raw.worker.concurrency,
+        1..=10_000,
+        DEFAULT_CONCURRENCY,
+    );
     let drain_timeout = duration(&mut p, "worker.drain_timeout", raw.worker.drain_timeout)
         .unwrap_or(DEFAULT_DRAIN_TIMEOUT);
     let queue = queue_options(&mut p, raw.queue);
@@ -180,22 +180,20 @@ fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {
     let pending_ttl =
         long_duration(p, "queue.pending_ttl", raw.pending_ttl).unwrap_or(d.pending_ttl);
     let dedup_ttl = long_duration(p, "queue.dedup_ttl", raw.dedup_ttl).unwrap_or(d.dedup_ttl);
-    let outcomes_max_len = match raw.outcomes_max_len {
-        None => d.outcomes_max_len,
-        Some(n) if n >= 1000 => n,
-        Some(_) => {
-            p.add("queue.outcomes_max_len", "must be at least 1000");
-            d.outcomes_max_len
-        }
-    };
-    let max_deliveries = match raw.max_deliveries {
-        None => d.max_deliveries,
-        Some(n) if (2..=1000).contains(&n) => n,
-        Some(_) => {
-            p.add("queue.max_deliveries", "must be between 2 and 1000");
-            d.max_deliveries
-        }
-    };
+    let outcomes_max_len = bounded(
+        p,
+        "queue.outcomes_max_len",
+        raw.outcomes_max_len,
+        1000..=u64::MAX,
+        d.outcomes_max_len,
+    );
+    let max_deliveries = bounded(
+        p,
+        "queue.max_deliveries",
+        raw.max_deliveries,
+        2..=1000,
+        d.max_deliveries,
+    );
     QueueOptions {
         lease,
         pending_ttl,
@@ -208,14 +206,13 @@ fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {
 
 fn retry_policy(p: &mut Problems, raw: RawRetry) -> RetryPolicy {
     let d = RetryPolicy::default();
-    let max_attempts = match raw.max_attempts {
-        None => d.max_attempts,
-        Some(n) if (1..=100).contains(&n) => n,
-        Some(_) => {
-            p.add("retry.max_attempts", "must be between 1 and 100");
-            d.max_attempts
-        }
-    };
+    let max_attempts = bounded(
+        p,
+        "retry.max_attempts",
+        raw.max_attempts,
+        1..=100,
+        d.max_attempts,
+    );
     let policy = RetryPolicy {
         max_attempts,
         base_delay: duration(p, "retry.base_delay", raw.base_delay).unwrap_or(d.base_delay),
@@ -244,6 +241,30 @@ fn long_duration(p: &mut Problems, key: &str, value: Option<String>) -> Option<D
                 format!("{value:?} is not a duration (e.g. 24h, 7days)"),
             );
             None
+        }
+    }
+}
+
+/// `value` if it lies in `range`, else a problem at `key` and `default`.
+fn bounded<T>(
+    p: &mut Problems,
+    key: &str,
+    value: Option<T>,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> T
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    match value {
+        None => default,
+        Some(v) if range.contains(&v) => v,
+        Some(_) => {
+            p.add(
+                key,
+                format!("must be between {} and {}", range.start(), range.end()),
+            );
+            default
         }
     }
 }
