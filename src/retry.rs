@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | left, already left, group gone | done | — |
 //! | owner cannot leave, invalid input | dead letter (permanent) | — |
-//! | retry later | retry at the provider's hint, else backoff | no (`throttled` += 1) |
+//! | retry later | retry at the provider's hint (capped at `max_hint`), else backoff | no (`throttled` += 1) |
 //! | account error | retry after `account_error_delay` | no |
 //! | provider error | retry after exponential backoff with full jitter; dead letter once attempts are spent | yes |
 //!
@@ -23,6 +23,9 @@ pub const DEFAULT_BASE_DELAY: Duration = Duration::from_secs(2);
 pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
 /// Default wait before retrying a job whose account reported an account error.
 pub const DEFAULT_ACCOUNT_ERROR_DELAY: Duration = Duration::from_secs(60);
+/// Default cap on a provider's hint: a job is never parked further ahead than this by one
+/// answer (a wrong or hostile `Retry-After` cannot park it for years).
+pub const DEFAULT_MAX_HINT: Duration = Duration::from_secs(3600);
 
 /// What happens to a job after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Wait after an account error. Default [`DEFAULT_ACCOUNT_ERROR_DELAY`].
     pub account_error_delay: Duration,
+    /// Longest wait a provider's hint may impose. Default [`DEFAULT_MAX_HINT`].
+    pub max_hint: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -55,6 +60,7 @@ impl Default for RetryPolicy {
             base_delay: DEFAULT_BASE_DELAY,
             max_delay: DEFAULT_MAX_DELAY,
             account_error_delay: DEFAULT_ACCOUNT_ERROR_DELAY,
+            max_hint: DEFAULT_MAX_HINT,
         }
     }
 }
@@ -83,7 +89,7 @@ impl RetryPolicy {
             Outcome::RetryLater { hint, .. } => {
                 job.attempts.throttled += 1;
                 let at = match hint {
-                    Some(h) => h.not_before.max(now),
+                    Some(h) => h.not_before.clamp(now, now + self.max_hint),
                     None => now + self.backoff(job.attempts.throttled),
                 };
                 Decision::RetryAt(at)
@@ -168,6 +174,18 @@ mod tests {
             }),
         };
         assert_eq!(p.decide(&mut j, &past, now), Decision::RetryAt(now));
+        // A hint years ahead is capped.
+        let far = Outcome::RetryLater {
+            reason: "429".into(),
+            hint: Some(RetryHint {
+                not_before: now + Duration::from_secs(30 * 365 * 86_400),
+                source: HintSource::RetryAfter,
+            }),
+        };
+        assert_eq!(
+            p.decide(&mut j, &far, now),
+            Decision::RetryAt(now + DEFAULT_MAX_HINT)
+        );
     }
 
     #[test]

@@ -32,6 +32,11 @@ async fn a_50k_backlog_is_accepted_and_drained_exactly_once() {
         .collect();
     let added = queue.enqueue_many(&jobs).await.unwrap();
     assert_eq!(added.len(), JOBS as usize);
+    assert!(
+        added
+            .iter()
+            .all(|a| *a == bulkleave::queue::Enqueued::Added)
+    );
     assert_eq!(queue.stats().await.unwrap().ready, JOBS);
 
     let worker = common::InProcessWorker::start(settings, queue.clone());

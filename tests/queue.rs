@@ -52,6 +52,16 @@ async fn fetch_all(q: &Queue, consumer: &str, want: usize) -> Vec<Delivery> {
     got
 }
 
+/// A failed attempt with `class` and HTTP `status`.
+fn failure(class: &str, status: Option<u16>) -> AttemptRecord {
+    AttemptRecord {
+        at_ms: 1,
+        class: class.into(),
+        detail: format!("{class} ({status:?})"),
+        http_status: status,
+    }
+}
+
 fn left(d: &Delivery) -> OutcomeRecord {
     OutcomeRecord::new(&d.job, "left", true, "left the group", None)
 }
@@ -160,20 +170,15 @@ async fn retry_goes_through_the_delayed_set_with_history() {
     let d = fetch_all(&q, "w1", 1).await.remove(0);
     let mut next = d.job.clone();
     next.attempts.made += 1;
-    let failure = AttemptRecord {
-        at_ms: 1,
-        class: "provider_error".into(),
-        detail: "HTTP 502".into(),
-        http_status: Some(502),
-    };
+    let failure = failure("provider_error", Some(502));
     assert!(
-        q.retry(&d, &next, SystemTime::now(), &failure)
+        q.retry("w1", &d, &next, SystemTime::now(), &failure)
             .await
             .unwrap()
     );
     // Settling the same delivery twice does nothing the second time.
     assert!(
-        !q.retry(&d, &next, SystemTime::now(), &failure)
+        !q.retry("w1", &d, &next, SystemTime::now(), &failure)
             .await
             .unwrap()
     );
@@ -219,8 +224,13 @@ async fn released_deliveries_go_back_to_the_queue() {
     let q = queue(Duration::from_secs(30)).await;
     q.enqueue_many(&[job(1), job(2)]).await.unwrap();
     let held = fetch_all(&q, "stopping", 2).await;
-    assert_eq!(q.release(&held).await.unwrap(), 2);
-    assert_eq!(q.release(&held).await.unwrap(), 0, "already handed back");
+    let both: Vec<(Delivery, bool)> = held.iter().map(|d| (d.clone(), false)).collect();
+    assert_eq!(q.release("stopping", &both).await.unwrap(), 2);
+    assert_eq!(
+        q.release("stopping", &both).await.unwrap(),
+        0,
+        "already handed back"
+    );
     let stats = q.stats().await.unwrap();
     assert_eq!((stats.ready, stats.in_flight), (2, 0));
     let again = fetch_all(&q, "next", 2).await;
@@ -284,8 +294,23 @@ async fn dead_letters_keep_history_and_requeue_with_fresh_attempts() {
     let q = queue(Duration::from_secs(30)).await;
     q.enqueue_many(&[job(1), job(2)]).await.unwrap();
     for d in fetch_all(&q, "w1", 2).await {
+        // One failed attempt goes through the delayed set, the next ends in the dead letters.
+        let failure = failure("provider_error", Some(502));
+        let mut j = d.job.clone();
+        j.attempts.made = 4;
+        assert!(
+            q.retry("w1", &d, &j, SystemTime::now(), &failure)
+                .await
+                .unwrap()
+        );
+    }
+    q.promote_due(SystemTime::now()).await.unwrap();
+    for d in fetch_all(&q, "w1", 2).await {
         let mut j = d.job.clone();
         j.attempts.made = 5;
+        let mut history = q.history(&j.id.to_string()).await.unwrap();
+        assert_eq!(history.len(), 1);
+        history.push(failure("provider_error", Some(503)));
         let d = Delivery {
             entry_id: d.entry_id,
             job: j,
@@ -293,15 +318,26 @@ async fn dead_letters_keep_history_and_requeue_with_fresh_attempts() {
         let info = DeadInfo {
             reason: "attempts exhausted".into(),
             at_ms: 1,
-            history: vec![],
+            history,
             poison: false,
         };
-        let record = OutcomeRecord::new(&d.job, "dead_letter", false, "attempts exhausted", None);
+        let record =
+            OutcomeRecord::new(&d.job, "provider_error", false, "attempts exhausted", None)
+                .dead_lettered();
         assert!(q.finish(&d, &record, Some(&info)).await.unwrap());
     }
     let dead = q.dead_letters(0, 10).await.unwrap();
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0].job.as_ref().unwrap().attempts.made, 5);
+    let statuses: Vec<Option<u16>> = dead[0]
+        .info
+        .as_ref()
+        .unwrap()
+        .history
+        .iter()
+        .map(|h| h.http_status)
+        .collect();
+    assert_eq!(statuses, vec![Some(502), Some(503)]);
     assert_eq!(
         q.requeue(&[dead[0].id.clone(), "nope".into()])
             .await
@@ -345,35 +381,164 @@ async fn a_large_due_backlog_promotes_in_bounded_batches() {
 }
 
 #[tokio::test]
-async fn a_delivery_that_never_settles_is_dead_lettered_as_a_crash_loop() {
+async fn reclaiming_never_judges_and_starts_are_counted_until_an_attempt_settles() {
+    // Deliveries that were only prefetched (never started) may be claimed many times: the
+    // crash-loop guard counts starts (`mark_started`), not deliveries.
+    let q = queue(Duration::from_millis(50)).await;
+    q.enqueue(&job(1), None).await.unwrap();
+    let d = fetch_all(&q, "w1", 1).await.remove(0);
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let (claimed, _) = q.reclaim("w2", "0-0", 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+    }
+    let id = d.job.id.to_string();
+    assert_eq!(q.mark_started(&id).await.unwrap(), 1);
+    assert_eq!(q.mark_started(&id).await.unwrap(), 2);
+    // A settled attempt resets the count.
+    let failure = failure("provider_error", None);
+    assert!(
+        q.retry("w2", &d, &d.job, SystemTime::now(), &failure)
+            .await
+            .unwrap()
+    );
+    assert_eq!(q.mark_started(&id).await.unwrap(), 1);
+    cleanup(&q).await;
+}
+
+#[tokio::test]
+async fn only_the_owner_of_a_delivery_can_retry_release_or_renew_it() {
+    let q = queue(Duration::from_millis(100)).await;
+    q.enqueue(&job(1), None).await.unwrap();
+    let a = fetch_all(&q, "a", 1).await.remove(0);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (claimed, _) = q.reclaim("b", "0-0", 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "b took over after a's lease ran out");
+    // A's stale heartbeat does not take the delivery back.
+    assert_eq!(
+        q.touch("a", std::slice::from_ref(&a.entry_id))
+            .await
+            .unwrap(),
+        vec![a.entry_id.clone()]
+    );
+    let failure = failure("provider_error", None);
+    assert!(
+        !q.retry("a", &a, &a.job, SystemTime::now(), &failure)
+            .await
+            .unwrap(),
+        "a's retry is refused"
+    );
+    assert_eq!(
+        q.release("a", &[(a.clone(), true)]).await.unwrap(),
+        0,
+        "a's hand-back is refused"
+    );
+    let stats = q.stats().await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.in_flight, stats.delayed),
+        (0, 1, 0),
+        "only b's copy exists"
+    );
+    assert!(q.history(&a.job.id.to_string()).await.unwrap().is_empty());
+    // B, the owner, settles it.
+    assert!(
+        q.retry("b", &claimed[0], &a.job, SystemTime::now(), &failure)
+            .await
+            .unwrap()
+    );
+    assert_eq!(q.stats().await.unwrap().delayed, 1);
+    cleanup(&q).await;
+}
+
+#[tokio::test]
+async fn a_waiting_job_keeps_its_idempotency_key() {
     let options = QueueOptions {
-        lease: Duration::from_millis(50),
-        max_deliveries: 3,
+        pending_ttl: Duration::from_secs(1),
         ..QueueOptions::default()
     };
     let q = Queue::connect(&common::redis_settings(), options)
         .await
         .unwrap();
-    q.enqueue(&job(1), None).await.unwrap();
-    assert_eq!(fetch_all(&q, "w1", 1).await.len(), 1); // delivery 1
-    for round in 2..=3 {
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        let (claimed, _) = q.reclaim("w2", "0-0", 10).await.unwrap();
-        assert_eq!(claimed.len(), 1, "delivery {round} still runs");
+    // Scheduled beyond the pending TTL: the key is held until then.
+    let later = job(1);
+    q.enqueue(&later, Some(SystemTime::now() + Duration::from_secs(3)))
+        .await
+        .unwrap();
+    // Retried again and again: each retry renews the key.
+    let busy = job(2);
+    q.enqueue(&busy, None).await.unwrap();
+    let failure = failure("retry_later", Some(429));
+    for _ in 0..3 {
+        q.promote_due(SystemTime::now()).await.unwrap();
+        let d = fetch_all(&q, "w", 1).await.remove(0);
+        assert_eq!(d.job.id, busy.id);
+        assert!(
+            q.retry("w", &d, &d.job, SystemTime::now(), &failure)
+                .await
+                .unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
     }
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    let (claimed, _) = q.reclaim("w2", "0-0", 10).await.unwrap();
-    assert!(claimed.is_empty(), "the fourth delivery is refused");
-    let dead = q.dead_letters(0, 10).await.unwrap();
-    assert_eq!(dead.len(), 1);
-    let reason = &dead[0].info.as_ref().unwrap().reason;
-    assert!(
-        reason.starts_with("delivered 4 times without being settled"),
-        "{reason}"
+    for original in [&later, &busy] {
+        let again = LeaveJob::new(original.request.clone());
+        assert_eq!(
+            q.enqueue(&again, None).await.unwrap(),
+            Enqueued::Duplicate {
+                existing: original.id.to_string(),
+                finished: false
+            },
+        );
+    }
+    cleanup(&q).await;
+}
+
+#[tokio::test]
+async fn requeue_refuses_when_a_newer_job_holds_the_key() {
+    let options = QueueOptions {
+        dedup_ttl: Duration::from_secs(1),
+        ..QueueOptions::default()
+    };
+    let q = Queue::connect(&common::redis_settings(), options)
+        .await
+        .unwrap();
+    let first = job(1);
+    q.enqueue(&first, None).await.unwrap();
+    let d = fetch_all(&q, "w", 1).await.remove(0);
+    let info = DeadInfo {
+        reason: "permanent".into(),
+        at_ms: 1,
+        history: vec![],
+        poison: false,
+    };
+    q.finish(
+        &d,
+        &OutcomeRecord::new(&d.job, "invalid_input", false, "x", None).dead_lettered(),
+        Some(&info),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let newer = LeaveJob::new(first.request.clone());
+    assert_eq!(q.enqueue(&newer, None).await.unwrap(), Enqueued::Added);
+    assert_eq!(
+        q.requeue(&[first.id.to_string()]).await.unwrap(),
+        vec![Requeued::Superseded]
     );
-    let recorded = outcomes(&q).await;
-    assert_eq!(recorded.len(), 1);
-    assert!(recorded[0].dead_letter && recorded[0].class == "unsettled");
-    assert_eq!(q.stats().await.unwrap().in_flight, 0);
+    let stats = q.stats().await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.dead),
+        (1, 1),
+        "only the newer job runs; the old one stays dead"
+    );
+    // The newer job's key was not taken over by the old one's outcome either.
+    assert_eq!(
+        q.enqueue(&LeaveJob::new(first.request.clone()), None)
+            .await
+            .unwrap(),
+        Enqueued::Duplicate {
+            existing: newer.id.to_string(),
+            finished: false
+        },
+    );
     cleanup(&q).await;
 }

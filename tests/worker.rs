@@ -140,8 +140,10 @@ async fn every_job_reaches_exactly_one_outcome_in_process() {
     let batch = jobs(300);
     q.enqueue_many(&batch).await.unwrap();
     let worker = common::InProcessWorker::start(settings, q.clone());
-    let records = await_outcomes(&redis, 300, Duration::from_secs(30)).await;
+    await_outcomes(&redis, 300, Duration::from_secs(30)).await;
     let summary = worker.stop().await;
+    // Read after the stop: a duplicate written by a late copy would show up here.
+    let records = common::outcomes(&redis).await;
     assert_eq!(summary.handed_back, 0);
     assert_exactly_once(&records, &batch);
     assert!(
@@ -172,8 +174,9 @@ async fn provider_errors_retry_then_dead_letter_with_history() {
     let batch = jobs(5);
     q.enqueue_many(&batch).await.unwrap();
     let worker = common::InProcessWorker::start(settings, q.clone());
-    let records = await_outcomes(&redis, 5, Duration::from_secs(20)).await;
+    await_outcomes(&redis, 5, Duration::from_secs(20)).await;
     worker.stop().await;
+    let records = common::outcomes(&redis).await;
     assert_exactly_once(&records, &batch);
     for r in &records {
         assert!(r.dead_letter && !r.success, "{r:?}");
@@ -265,9 +268,10 @@ async fn a_sigkilled_worker_loses_nothing() {
     let held = q.stats().await.unwrap().in_flight;
     assert!(held > 0, "the killed worker held deliveries");
     let mut second = spawn_worker(&env);
-    let records = await_outcomes(&redis, 400, Duration::from_secs(60)).await;
+    await_outcomes(&redis, 400, Duration::from_secs(60)).await;
     signal(&second, "TERM");
     second.wait().unwrap();
+    let records = common::outcomes(&redis).await;
     assert_exactly_once(&records, &batch);
     assert!(server.received_requests().await.unwrap().len() >= 400);
     common::drop_prefix(&redis.key_prefix).await;
@@ -360,10 +364,79 @@ async fn the_queue_survives_a_redis_restart() {
     let mut worker = spawn_worker(&env);
     await_outcomes(&redis, 30, Duration::from_secs(20)).await;
     own.restart();
-    let records = await_outcomes(&redis, 300, Duration::from_secs(60)).await;
+    await_outcomes(&redis, 300, Duration::from_secs(60)).await;
     signal(&worker, "TERM");
     let status = worker.wait().unwrap();
+    let records = common::outcomes(&redis).await;
     assert_exactly_once(&records, &batch);
     assert_eq!(status.code(), Some(0));
     drop(own);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_crashing_its_worker_is_dead_lettered_and_others_are_not() {
+    // Simulate the starts of a job whose worker died mid-attempt every time: each start is
+    // counted, none settled. The next start beyond queue.max_runs dead-letters it instead of
+    // running it; a job that was only delivered (never started) runs normally.
+    let server = provider(200, Duration::ZERO).await;
+    let redis = common::redis_settings();
+    let env = common::worker_env(
+        &redis,
+        &server.uri(),
+        &[("BULKLEAVE__QUEUE__MAX_RUNS", "3")],
+    );
+    let settings = load_with_env(None, &env).unwrap();
+    let q = Queue::connect(&redis, settings.queue.clone())
+        .await
+        .unwrap();
+    let batch = jobs(2);
+    q.enqueue_many(&batch).await.unwrap();
+    for _ in 0..3 {
+        q.mark_started(&batch[0].id.to_string()).await.unwrap();
+    }
+    let http = bulkleave::providers::HttpClient::new(&bulkleave::providers::http::ClientOptions {
+        connect_timeout: Duration::from_secs(1),
+        max_body_bytes: 4096,
+    })
+    .unwrap();
+    let processor = bulkleave::worker::Processor {
+        registry: bulkleave::providers::Registry::new(&http, &settings),
+        queue: q.clone(),
+        policy: settings.retry,
+        consumer: "p".into(),
+        held: Default::default(),
+    };
+    let mut conn = q
+        .blocking_connection(Duration::from_millis(100))
+        .await
+        .unwrap();
+    let deliveries = q
+        .fetch(&mut conn, "p", 2, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let mut settled = Vec::new();
+    for d in &deliveries {
+        settled.push((d.job.id, processor.process(d).await.unwrap()));
+    }
+    settled.sort_by_key(|(id, _)| *id);
+    use bulkleave::worker::Settled;
+    assert_eq!(
+        settled,
+        vec![
+            (batch[0].id, Settled::DeadLetter),
+            (batch[1].id, Settled::Done)
+        ]
+    );
+    let dead = q.dead_letters(0, 10).await.unwrap();
+    let reason = &dead[0].info.as_ref().unwrap().reason;
+    assert!(
+        reason.starts_with("started 4 times without its attempt being settled"),
+        "{reason}"
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "the crashing job was not run again"
+    );
+    common::drop_prefix(&redis.key_prefix).await;
 }

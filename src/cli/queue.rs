@@ -144,6 +144,7 @@ pub(super) async fn dlq(settings: &Settings, command: DlqCommand) -> u8 {
                     Requeued::Requeued => "requeued",
                     Requeued::NotDead => "not a dead letter",
                     Requeued::Poison => "undecodable: kept for inspection",
+                    Requeued::Superseded => "a newer job holds its idempotency key: kept",
                 };
                 println!("{id}: {what}");
             }

@@ -101,7 +101,7 @@ pub(super) struct RawQueue {
     pub pending_ttl: Option<String>,
     pub dedup_ttl: Option<String>,
     pub outcomes_max_len: Option<u64>,
-    pub max_deliveries: Option<u64>,
+    pub max_runs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,4 +111,5 @@ pub(super) struct RawRetry {
     pub base_delay: Option<String>,
     pub max_delay: Option<String>,
     pub account_error_delay: Option<String>,
+    pub max_hint: Option<String>,
 }

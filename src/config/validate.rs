@@ -187,19 +187,13 @@ fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {
         1000..=u64::MAX,
         d.outcomes_max_len,
     );
-    let max_deliveries = bounded(
-        p,
-        "queue.max_deliveries",
-        raw.max_deliveries,
-        2..=1000,
-        d.max_deliveries,
-    );
+    let max_runs = bounded(p, "queue.max_runs", raw.max_runs, 2..=1000, d.max_runs);
     QueueOptions {
         lease,
         pending_ttl,
         dedup_ttl,
         outcomes_max_len,
-        max_deliveries,
+        max_runs,
         ..d
     }
 }
@@ -219,6 +213,7 @@ fn retry_policy(p: &mut Problems, raw: RawRetry) -> RetryPolicy {
         max_delay: duration(p, "retry.max_delay", raw.max_delay).unwrap_or(d.max_delay),
         account_error_delay: duration(p, "retry.account_error_delay", raw.account_error_delay)
             .unwrap_or(d.account_error_delay),
+        max_hint: duration(p, "retry.max_hint", raw.max_hint).unwrap_or(d.max_hint),
     };
     if policy.base_delay > policy.max_delay {
         p.add("retry.base_delay", "must not exceed retry.max_delay");

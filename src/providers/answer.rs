@@ -160,7 +160,7 @@ impl HttpAnswer {
     pub fn retry_after(&self) -> Option<RetryHint> {
         let value = self.header(RETRY_AFTER.as_str())?;
         let not_before = match value.parse::<u64>() {
-            Ok(secs) => self.received_at + Duration::from_secs(secs),
+            Ok(secs) => self.received_at.checked_add(Duration::from_secs(secs))?,
             Err(_) => httpdate::parse_http_date(value).ok()?,
         };
         Some(RetryHint {
@@ -173,9 +173,9 @@ impl HttpAnswer {
     pub fn rate_limit_reset(&self) -> Option<RetryHint> {
         let reset = self.header_u64("x-ratelimit-reset")?;
         let not_before = if reset < RESET_IS_DELTA_BELOW {
-            self.received_at + Duration::from_secs(reset)
+            self.received_at.checked_add(Duration::from_secs(reset))?
         } else {
-            UNIX_EPOCH + Duration::from_secs(reset)
+            UNIX_EPOCH.checked_add(Duration::from_secs(reset))?
         };
         Some(RetryHint {
             not_before,
@@ -290,6 +290,17 @@ mod tests {
                 .is_none()
         );
         assert!(answer(&[("retry-after", "-1")], "").retry_after().is_none());
+        let huge = u64::MAX.to_string();
+        assert!(
+            answer(&[("retry-after", &huge)], "")
+                .retry_after()
+                .is_none()
+        );
+        assert!(
+            answer(&[("x-ratelimit-reset", &huge)], "")
+                .rate_limit_reset()
+                .is_none()
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use redis::Value;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
@@ -67,27 +66,27 @@ impl Queue {
         self.decode(entries).await
     }
 
+    /// Decodes entries; undecodable ones are dead-lettered on the spot. A failure to
+    /// dead-letter one is logged and leaves it pending (claimed again after the lease): it
+    /// never costs the rest of the batch.
     async fn decode(&self, entries: Vec<StreamId>) -> Result<Vec<Delivery>> {
         let mut deliveries = Vec::with_capacity(entries.len());
         for entry in entries {
             let payload = field(&entry, "job");
-            match payload.as_deref().map(serde_json::from_str::<LeaveJob>) {
-                Some(Ok(job)) => deliveries.push(Delivery {
-                    entry_id: entry.id,
-                    job,
-                }),
-                Some(Err(e)) => {
-                    self.dead_letter_poison(
-                        &entry.id,
-                        payload.as_deref().unwrap_or(""),
-                        &e.to_string(),
-                    )
-                    .await?;
+            let problem = match payload.as_deref().map(serde_json::from_str::<LeaveJob>) {
+                Some(Ok(job)) => {
+                    deliveries.push(Delivery {
+                        entry_id: entry.id,
+                        job,
+                    });
+                    continue;
                 }
-                None => {
-                    self.dead_letter_poison(&entry.id, "", "the entry has no `job` field")
-                        .await?;
-                }
+                Some(Err(e)) => e.to_string(),
+                None => "the entry has no `job` field".to_owned(),
+            };
+            let raw = payload.as_deref().unwrap_or("");
+            if let Err(e) = self.dead_letter_poison(&entry.id, raw, &problem).await {
+                tracing::warn!(entry = %entry.id, error = %e, "could not dead-letter a poison entry yet");
             }
         }
         Ok(deliveries)
@@ -112,76 +111,35 @@ impl Queue {
             .query_async(&mut self.conn.clone())
             .await?;
         let deliveries = self.decode(reply.claimed).await?;
-        let mut runnable = Vec::with_capacity(deliveries.len());
-        for (delivery, times) in self.delivery_counts(deliveries).await? {
-            if times > self.options.max_deliveries {
-                self.dead_letter_crash_loop(&delivery, times).await?;
-            } else {
-                runnable.push(delivery);
-            }
-        }
-        Ok((runnable, reply.next_stream_id))
+        Ok((deliveries, reply.next_stream_id))
     }
 
-    /// Each delivery with the number of times its entry was delivered.
-    async fn delivery_counts(&self, deliveries: Vec<Delivery>) -> Result<Vec<(Delivery, u64)>> {
-        if deliveries.is_empty() {
+    /// Counts a start of `job_id`'s attempt; returns how many starts it has had since its last
+    /// settled attempt (more than [`super::QueueOptions::max_runs`] means a crash loop).
+    pub async fn mark_started(&self, job_id: &str) -> Result<u64> {
+        Ok(redis::cmd("HINCRBY")
+            .arg(self.keys.runs())
+            .arg(job_id)
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
+    /// Renews the lease of deliveries this consumer still owns (resets their idle time);
+    /// returns the ids another consumer has claimed meanwhile.
+    pub async fn touch(&self, consumer: &str, entry_ids: &[String]) -> Result<Vec<String>> {
+        if entry_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for d in &deliveries {
-            pipe.cmd("XPENDING")
-                .arg(self.keys.jobs())
-                .arg(WORKERS_GROUP)
-                .arg(&d.entry_id)
-                .arg(&d.entry_id)
-                .arg(1);
-        }
-        let replies: Vec<redis::streams::StreamPendingCountReply> =
-            pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(deliveries
-            .into_iter()
-            .zip(replies)
-            .map(|(d, r)| {
-                let times = r.ids.first().map_or(0, |p| p.times_delivered as u64);
-                (d, times)
-            })
-            .collect())
-    }
-
-    async fn dead_letter_crash_loop(&self, delivery: &Delivery, times: u64) -> Result<()> {
-        let reason = format!(
-            "delivered {times} times without being settled: the job crashes or hangs its worker"
-        );
-        tracing::error!(job.id = %delivery.job.id, %reason, "crash loop dead-lettered");
-        let info = DeadInfo {
-            reason: reason.clone(),
-            at_ms: unix_ms(SystemTime::now()),
-            history: self.history(&delivery.job.id.to_string()).await?,
-            poison: false,
-        };
-        let record =
-            OutcomeRecord::new(&delivery.job, "unsettled", false, &reason, None).dead_lettered();
-        self.finish(delivery, &record, Some(&info)).await?;
-        Ok(())
-    }
-
-    /// Renews the lease of deliveries this consumer holds (resets their idle time).
-    pub async fn touch(&self, consumer: &str, entry_ids: &[String]) -> Result<()> {
-        if entry_ids.is_empty() {
-            return Ok(());
-        }
-        let mut cmd = redis::cmd("XCLAIM");
-        cmd.arg(self.keys.jobs())
+        let mut invocation = self.scripts.touch.prepare_invoke();
+        invocation
+            .key(self.keys.jobs())
             .arg(WORKERS_GROUP)
-            .arg(consumer)
-            .arg(0);
+            .arg(consumer);
         for id in entry_ids {
-            cmd.arg(id);
+            invocation.arg(id);
         }
-        cmd.arg("JUSTID");
-        cmd.query_async::<Value>(&mut self.conn.clone()).await?;
-        Ok(())
+        self.scripts.run(&mut self.conn.clone(), &invocation).await
     }
 
     /// Moves due delayed jobs to the stream, at most [`super::QueueOptions::promote_batch`]
@@ -216,6 +174,7 @@ impl Queue {
             .key(self.keys.dead())
             .key(self.keys.dead_jobs())
             .key(self.keys.dead_info())
+            .key(self.keys.runs())
             .arg(WORKERS_GROUP)
             .arg(&delivery.entry_id)
             .arg(job.id.to_string())
@@ -240,22 +199,27 @@ impl Queue {
         Ok(recorded == 1)
     }
 
-    /// Settles `delivery` by scheduling `job` (its counters updated) to run again at `at`,
-    /// appending `failure` to its history. Returns `false` if the delivery had already been
-    /// settled elsewhere (then nothing is scheduled).
+    /// Settles `delivery`, which `consumer` owns, by scheduling `job` (its counters updated)
+    /// to run again at `at`, appending `failure` to its history. Returns `false` if the
+    /// delivery belongs to another consumer now (its lease ran out) or was settled: then
+    /// nothing is scheduled, and the owner's own attempt counts instead.
     pub async fn retry(
         &self,
+        consumer: &str,
         delivery: &Delivery,
         job: &LeaveJob,
         at: SystemTime,
         failure: &AttemptRecord,
     ) -> Result<bool> {
+        let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
         let mut invocation = self.scripts.retry.prepare_invoke();
         invocation
             .key(self.keys.jobs())
             .key(self.keys.delayed())
             .key(self.keys.delayed_jobs())
             .key(self.keys.history(&job.id.to_string()))
+            .key(self.keys.idem(job.idempotency_key.as_str()))
+            .key(self.keys.runs())
             .arg(WORKERS_GROUP)
             .arg(&delivery.entry_id)
             .arg(job.id.to_string())
@@ -263,7 +227,9 @@ impl Queue {
             .arg(serde_json::to_string(job)?)
             .arg(serde_json::to_string(failure)?)
             .arg(HISTORY_LEN)
-            .arg(secs(HISTORY_TTL));
+            .arg(secs(HISTORY_TTL))
+            .arg(consumer)
+            .arg(secs(self.options.pending_ttl + wait));
         let scheduled: i64 = self
             .scripts
             .run(&mut self.conn.clone(), &invocation)
@@ -271,21 +237,25 @@ impl Queue {
         Ok(scheduled == 1)
     }
 
-    /// Hands deliveries back to the queue (shutdown): each gets a fresh entry at the tail.
-    /// Returns how many were handed back (the rest had been settled already).
-    pub async fn release(&self, deliveries: &[Delivery]) -> Result<usize> {
+    /// Hands deliveries `consumer` still owns back to the queue (shutdown): each gets a fresh
+    /// entry at the tail. `started` marks the ones whose job had begun (cut off by the drain:
+    /// not counted as a crash). Returns how many were handed back.
+    pub async fn release(&self, consumer: &str, deliveries: &[(Delivery, bool)]) -> Result<usize> {
         if deliveries.is_empty() {
             return Ok(0);
         }
         let mut pipe = redis::pipe();
-        for d in deliveries {
+        for (d, started) in deliveries {
             let mut invocation = self.scripts.release.prepare_invoke();
             invocation
                 .key(self.keys.jobs())
+                .key(self.keys.runs())
                 .arg(WORKERS_GROUP)
                 .arg(&d.entry_id)
                 .arg(d.job.id.to_string())
-                .arg(serde_json::to_string(&d.job)?);
+                .arg(serde_json::to_string(&d.job)?)
+                .arg(consumer)
+                .arg(if *started { "1" } else { "0" });
             pipe.invoke_script(&invocation);
         }
         let released: Vec<i64> = self
@@ -327,6 +297,7 @@ impl Queue {
             .key(self.keys.dead())
             .key(self.keys.dead_jobs())
             .key(self.keys.dead_info())
+            .key(self.keys.runs())
             .arg(WORKERS_GROUP)
             .arg(entry_id)
             .arg(&id)

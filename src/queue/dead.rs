@@ -26,6 +26,9 @@ pub enum Requeued {
     NotDead,
     /// An undecodable entry: it cannot run; it stays for inspection.
     Poison,
+    /// A newer job holds its idempotency key (submitted after this one failed): requeueing
+    /// would run the same leave twice. It stays.
+    Superseded,
 }
 
 impl Queue {
@@ -94,31 +97,31 @@ impl Queue {
                 .arg(serde_json::to_string(&job)?)
                 .arg(secs(self.options.pending_ttl));
             let moved: i64 = self.scripts.run(&mut conn, &invocation).await?;
-            results.push(if moved == 1 {
-                Requeued::Requeued
-            } else {
-                Requeued::NotDead
+            results.push(match moved {
+                1 => Requeued::Requeued,
+                2 => Requeued::Superseded,
+                _ => Requeued::NotDead,
             });
         }
         Ok(results)
     }
 
-    /// Requeues every dead letter that can run; returns how many were requeued.
+    /// Requeues every dead letter that can run and was dead-lettered before this call;
+    /// returns how many were requeued. Working on that snapshot, it ends even while workers
+    /// dead-letter requeued jobs again.
     pub async fn requeue_all(&self) -> Result<usize> {
         const PAGE: usize = 500;
+        let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.dead())
+            .arg("-inf")
+            .arg(super::unix_ms(std::time::SystemTime::now()))
+            .query_async(&mut self.conn.clone())
+            .await?;
         let mut requeued = 0;
-        let mut offset = 0;
-        loop {
-            let page = self.dead_letters(offset, PAGE).await?;
-            if page.is_empty() {
-                return Ok(requeued);
-            }
-            let ids: Vec<String> = page.into_iter().map(|d| d.id).collect();
-            let results = self.requeue(&ids).await?;
-            let moved = results.iter().filter(|r| **r == Requeued::Requeued).count();
-            requeued += moved;
-            // Poison entries stay, so the next page starts after them.
-            offset += results.len() - moved;
+        for page in ids.chunks(PAGE) {
+            let results = self.requeue(page).await?;
+            requeued += results.iter().filter(|r| **r == Requeued::Requeued).count();
         }
+        Ok(requeued)
     }
 }

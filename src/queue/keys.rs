@@ -9,6 +9,7 @@
 //! | `{p}:dead:job`, `{p}:dead:info` | hash | job id → payload / reason and history |
 //! | `{p}:idem:{key}` | string | idempotency key → job id (pending) or `id|final` |
 //! | `{p}:hist:{job}` | list | the job's failed attempts so far |
+//! | `{p}:runs` | hash | job id → times started since its last settled attempt (crash loops) |
 //! | `{p}:outcomes` | stream | every final outcome, once per job |
 //! | `{p}:submit` | stream, group `ingest` | the submission contract for other services |
 //! | `{p}:rejected` | stream | submissions that failed validation, with the reason |
@@ -70,6 +71,10 @@ impl Keys {
     /// A job's failed-attempt history.
     pub fn history(&self, job_id: &str) -> String {
         self.key(&format!("hist:{job_id}"))
+    }
+    /// Starts per job since its last settled attempt.
+    pub fn runs(&self) -> String {
+        self.key("runs")
     }
     /// The outcomes stream.
     pub fn outcomes(&self) -> String {

@@ -44,9 +44,9 @@ pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_OUTCOMES_MAX_LEN: u64 = 1_000_000;
 /// Default number of due jobs promoted per script call.
 pub const DEFAULT_PROMOTE_BATCH: usize = 500;
-/// Default deliveries of one entry that never got settled before it is dead-lettered as a
-/// crash loop (a job that crashes or hangs its worker every time).
-pub const DEFAULT_MAX_DELIVERIES: u64 = 5;
+/// Default number of times a job may start without its attempt being settled before it is
+/// dead-lettered as a crash loop (it crashes or hangs its worker every time).
+pub const DEFAULT_MAX_RUNS: u64 = 5;
 /// Failed attempts kept in a job's history.
 pub const HISTORY_LEN: usize = 20;
 /// How long a job's history outlives its last failed attempt.
@@ -80,9 +80,9 @@ pub struct QueueOptions {
     pub outcomes_max_len: u64,
     /// Due jobs promoted per script call. Default [`DEFAULT_PROMOTE_BATCH`].
     pub promote_batch: usize,
-    /// Deliveries without settling before a crash-loop dead letter. Default
-    /// [`DEFAULT_MAX_DELIVERIES`].
-    pub max_deliveries: u64,
+    /// Starts without a settled attempt before a crash-loop dead letter. Default
+    /// [`DEFAULT_MAX_RUNS`].
+    pub max_runs: u64,
 }
 
 impl Default for QueueOptions {
@@ -93,7 +93,7 @@ impl Default for QueueOptions {
             dedup_ttl: DEFAULT_DEDUP_TTL,
             outcomes_max_len: DEFAULT_OUTCOMES_MAX_LEN,
             promote_batch: DEFAULT_PROMOTE_BATCH,
-            max_deliveries: DEFAULT_MAX_DELIVERIES,
+            max_runs: DEFAULT_MAX_RUNS,
         }
     }
 }

@@ -47,9 +47,10 @@ impl Queue {
         payload: String,
         run_at: Option<SystemTime>,
     ) -> redis::ScriptInvocation<'a> {
-        let run_at_ms = match run_at {
-            Some(t) if t > SystemTime::now() => unix_ms(t),
-            _ => 0,
+        let now = SystemTime::now();
+        let (run_at_ms, wait) = match run_at {
+            Some(t) if t > now => (unix_ms(t), t.duration_since(now).unwrap_or_default()),
+            _ => (0, std::time::Duration::ZERO),
         };
         let mut invocation = self.scripts.enqueue.prepare_invoke();
         invocation
@@ -60,7 +61,8 @@ impl Queue {
             .arg(job.id.to_string())
             .arg(payload)
             .arg(run_at_ms)
-            .arg(secs(self.options.pending_ttl));
+            // Held while the job waits for its first run, and pending_ttl beyond.
+            .arg(secs(self.options.pending_ttl + wait));
         invocation
     }
 

@@ -15,6 +15,7 @@ pub(crate) struct Scripts {
     pub retry: Script,
     pub release: Script,
     pub requeue: Script,
+    pub touch: Script,
 }
 
 impl Scripts {
@@ -26,6 +27,7 @@ impl Scripts {
             retry: Script::new(include_str!("lua/retry.lua")),
             release: Script::new(include_str!("lua/release.lua")),
             requeue: Script::new(include_str!("lua/requeue.lua")),
+            touch: Script::new(include_str!("lua/touch.lua")),
         }
     }
 
@@ -39,6 +41,7 @@ impl Scripts {
             &self.retry,
             &self.release,
             &self.requeue,
+            &self.touch,
         ] {
             pipe.load_script(script).ignore();
         }

@@ -6,12 +6,12 @@
 //! - **maintenance** promotes due delayed jobs and claims deliveries whose lease expired;
 //! - the **heartbeat** renews the lease of everything this process holds.
 //!
-//! Every delivery this process holds (queued in the channel or running) is in `held` until its
-//! job settles it; on shutdown whatever is still held is handed back to the queue.
+//! Every delivery this process holds (queued in the channel or running) is in [`Held`] until
+//! its job settles it; on shutdown whatever is still held is handed back to the queue, and
+//! leases are renewed until that is done.
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +23,7 @@ use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::held::Held;
 use crate::queue::{Delivery, Queue};
 
 /// How long one fetch waits for new jobs (also bounds how fast the fetcher sees a stop).
@@ -36,48 +37,12 @@ const FETCH_MAX: usize = 256;
 pub(super) struct Shared {
     pub queue: Queue,
     pub consumer: String,
-    /// Deliveries this process holds, by entry id.
-    pub held: Mutex<HashMap<String, Delivery>>,
+    /// Deliveries this process holds.
+    pub held: Arc<Held>,
     /// Cancelled when the process stops fetching (the signal).
     pub stop: CancellationToken,
-    /// Cancelled when the drain is over: leases are renewed until then.
+    /// Cancelled once everything held is handed back: leases are renewed until then.
     pub halt: CancellationToken,
-}
-
-impl Shared {
-    fn hold(&self, deliveries: &[Delivery]) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        for d in deliveries {
-            held.insert(d.entry_id.clone(), d.clone());
-        }
-    }
-
-    /// Forgets a delivery (its job settled it, or failed and leaves it to the lease).
-    pub fn drop_held(&self, entry_id: &str) {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(entry_id);
-    }
-
-    /// Everything still held, emptied.
-    pub fn take_held(&self) -> Vec<Delivery> {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .map(|(_, d)| d)
-            .collect()
-    }
-
-    fn held_ids(&self) -> Vec<String> {
-        self.held
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect()
-    }
 }
 
 /// Errors of the backend (it has none of its own: Redis trouble is retried in the tasks).
@@ -154,7 +119,7 @@ impl<Res: Send + 'static> Acknowledge<Res> for Forget {
             if let Err(e) = res {
                 tracing::warn!(entry = %id, error = %e, "job not settled; its lease will expire and it will run again");
             }
-            self.shared.drop_held(&id);
+            self.shared.held.remove(&id);
         }
         Box::pin(async { Ok(()) })
     }
@@ -190,12 +155,13 @@ impl Feeder {
     pub async fn start(
         queue: Queue,
         consumer: String,
+        held: Arc<Held>,
         buffer: usize,
     ) -> crate::queue::Result<Self> {
         let shared = Arc::new(Shared {
             queue,
             consumer,
-            held: Mutex::new(HashMap::new()),
+            held,
             stop: CancellationToken::new(),
             halt: CancellationToken::new(),
         });
@@ -216,16 +182,26 @@ impl Feeder {
         })
     }
 
-    /// Stops fetching and waits for the background tasks to end, then hands back everything
-    /// still held; returns how many deliveries went back to the queue.
+    /// Stops fetching, waits for the fetcher and maintenance to end, hands back everything
+    /// still held, and only then stops renewing leases; returns how many deliveries went back.
     pub async fn stop(self) -> crate::queue::Result<usize> {
         self.shared.stop.cancel();
-        self.shared.halt.cancel();
-        for task in self.tasks {
+        let mut tasks = self.tasks;
+        let heartbeat = tasks.pop();
+        for task in tasks {
             let _ = task.await;
         }
-        let held = self.shared.take_held();
-        self.shared.queue.release(&held).await
+        let held = self.shared.held.take();
+        let released = self
+            .shared
+            .queue
+            .release(&self.shared.consumer, &held)
+            .await;
+        self.shared.halt.cancel();
+        if let Some(h) = heartbeat {
+            let _ = h.await;
+        }
+        released
     }
 }
 
@@ -244,8 +220,7 @@ async fn feed(
     tx: &async_channel::Sender<Delivery>,
     deliveries: Vec<Delivery>,
 ) -> bool {
-    shared.hold(&deliveries);
-    for d in deliveries {
+    for d in shared.held.add(deliveries) {
         tokio::select! {
             () = shared.stop.cancelled() => return false,
             sent = tx.send(d) => if sent.is_err() { return false },
@@ -335,11 +310,18 @@ async fn heartbeat(shared: Arc<Shared>) {
         if pause(&shared.halt, every).await {
             return;
         }
-        let ids = shared.held_ids();
+        let ids = shared.held.ids();
         for chunk in ids.chunks(500) {
-            if let Err(e) = shared.queue.touch(&shared.consumer, chunk).await {
-                tracing::warn!(error = %e, "renewing leases failed; retrying");
-                break;
+            match shared.queue.touch(&shared.consumer, chunk).await {
+                Ok(lost) if !lost.is_empty() => tracing::warn!(
+                    count = lost.len(),
+                    "deliveries were claimed by another worker after a lease gap; they will not be handed back by this one"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "renewing leases failed; retrying");
+                    break;
+                }
             }
         }
     }

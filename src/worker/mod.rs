@@ -12,6 +12,7 @@
 //! their lease (`queue.lease`) runs out.
 
 mod backend;
+mod held;
 pub mod ingest;
 mod process;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use apalis::prelude::*;
 
+pub use self::held::Held;
 pub use self::process::{Processor, Settled};
 use crate::config::Settings;
 use crate::providers::http::ClientOptions;
@@ -64,10 +66,14 @@ pub async fn run(
         connect_timeout: settings.http.connect_timeout,
         max_body_bytes: settings.http.max_body_bytes,
     })?;
+    let consumer = consumer_name();
+    let held = Arc::new(Held::default());
     let processor = Arc::new(Processor {
         registry: Registry::new(&http, settings),
         queue: queue.clone(),
         policy: settings.retry,
+        consumer: consumer.clone(),
+        held: held.clone(),
     });
     let concurrency = usize::try_from(settings.worker.concurrency)
         .unwrap_or(1)
@@ -75,11 +81,9 @@ pub async fn run(
     let lanes = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, concurrency);
-    let per_lane = concurrency.div_ceil(lanes);
-    let consumer = consumer_name();
     tracing::info!(%consumer, concurrency, lanes, "worker starting");
 
-    let feeder = backend::Feeder::start(queue.clone(), consumer.clone(), concurrency).await?;
+    let feeder = backend::Feeder::start(queue.clone(), consumer.clone(), held, concurrency).await?;
     let stop = feeder.shared.stop.clone();
     let ingester = tokio::spawn(ingest::run(
         queue,
@@ -90,6 +94,8 @@ pub async fn run(
     let backend = feeder.backend.clone();
     let monitor = Monitor::new()
         .register_n(lanes, move |lane, _restarts| {
+            // The lanes share `concurrency` exactly: the first `concurrency % lanes` take one more.
+            let per_lane = concurrency / lanes + usize::from(lane < concurrency % lanes);
             WorkerBuilder::new(format!("{consumer}-{lane}"))
                 .backend(backend.clone())
                 .data(processor.clone())

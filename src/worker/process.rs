@@ -1,11 +1,15 @@
 //! Running one job: route to the account's adapter, call the provider, let the retry policy
 //! decide, and settle the delivery accordingly (finish, retry or dead-letter).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use apalis::prelude::{BoxDynError, Data};
+use futures_util::FutureExt;
 use tracing::Instrument;
+
+use super::held::Held;
 
 use crate::job::LeaveJob;
 use crate::providers::{AttemptReport, Registry};
@@ -23,9 +27,11 @@ pub enum Settled {
     DeadLetter,
     /// The outcome had been recorded before (a duplicate delivery): nothing new written.
     Duplicate,
+    /// The delivery's lease ran out and another worker owns it now; its attempt counts.
+    Superseded,
 }
 
-/// What every job needs: the adapters, the queue and the policy.
+/// What every job needs: the adapters, the queue, the policy, and who is running it.
 pub struct Processor {
     /// Adapters by account.
     pub registry: Registry,
@@ -33,6 +39,10 @@ pub struct Processor {
     pub queue: Queue,
     /// The retry policy.
     pub policy: RetryPolicy,
+    /// This process's consumer name (deliveries are settled only by their owner).
+    pub consumer: String,
+    /// The deliveries this process holds (to mark the ones that started).
+    pub held: Arc<Held>,
 }
 
 impl Processor {
@@ -49,6 +59,16 @@ impl Processor {
             outcome = tracing::field::Empty,
         );
         async {
+            self.held.mark_started(&delivery.entry_id);
+            let runs = self.queue.mark_started(&job.id.to_string()).await?;
+            let max_runs = self.queue.options().max_runs;
+            if runs > max_runs {
+                let reason = format!(
+                    "started {runs} times without its attempt being settled (queue.max_runs = \
+                     {max_runs}): the job crashes or hangs its worker"
+                );
+                return self.dead_letter(delivery, job.clone(), reason, None).await;
+            }
             let adapter = match self.registry.route(&job.request) {
                 Ok(adapter) => adapter,
                 Err(e) => {
@@ -56,7 +76,13 @@ impl Processor {
                     return self.dead_letter(delivery, job.clone(), reason, None).await;
                 }
             };
-            let report = adapter.leave(&job.request.group).await;
+            let report = match AssertUnwindSafe(adapter.leave(&job.request.group))
+                .catch_unwind()
+                .await
+            {
+                Ok(report) => report,
+                Err(panic) => panicked(panic.as_ref()),
+            };
             tracing::Span::current().record("outcome", report.outcome.class().as_str());
             let mut next = job.clone();
             match self
@@ -79,10 +105,16 @@ impl Processor {
                     })
                 }
                 Decision::RetryAt(at) => {
-                    self.queue
-                        .retry(delivery, &next, at, &AttemptRecord::of(&report))
+                    let failure = AttemptRecord::of(&report);
+                    let scheduled = self
+                        .queue
+                        .retry(&self.consumer, delivery, &next, at, &failure)
                         .await?;
-                    Ok(Settled::Retry)
+                    Ok(if scheduled {
+                        Settled::Retry
+                    } else {
+                        Settled::Superseded
+                    })
                 }
                 Decision::DeadLetter(reason) => {
                     self.dead_letter(delivery, next, reason, Some(&report))
@@ -103,7 +135,7 @@ impl Processor {
     ) -> crate::queue::Result<Settled> {
         let mut history = self.queue.history(&job.id.to_string()).await?;
         history.extend(report.map(AttemptRecord::of));
-        let class = report.map_or("unroutable", |r| r.outcome.class().as_str());
+        let class = report.map_or("unsettled", |r| r.outcome.class().as_str());
         let info = DeadInfo {
             reason: reason.clone(),
             at_ms: crate::queue::unix_ms(SystemTime::now()),
@@ -122,6 +154,25 @@ impl Processor {
         } else {
             Settled::Duplicate
         })
+    }
+}
+
+/// The report of an attempt whose code panicked: a provider error, so the retry policy
+/// retries it and eventually dead-letters it like any other failure.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> AttemptReport {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    tracing::error!(%message, "a leave attempt panicked");
+    AttemptReport {
+        outcome: crate::providers::Outcome::ProviderError(format!(
+            "the attempt panicked: {message}"
+        )),
+        answer: None,
+        requests: 0,
+        elapsed: std::time::Duration::ZERO,
     }
 }
 
