@@ -440,6 +440,13 @@ async fn only_the_owner_of_a_delivery_can_retry_release_or_renew_it() {
         "only b's copy exists"
     );
     assert!(q.history(&a.job.id.to_string()).await.unwrap().is_empty());
+    // Settled entries are neither renewed nor reported as lost.
+    assert!(
+        q.touch("a", &[String::from("0-1")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // B, the owner, settles it.
     assert!(
         q.retry("b", &claimed[0], &a.job, SystemTime::now(), &failure)

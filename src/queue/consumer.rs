@@ -126,7 +126,8 @@ impl Queue {
     }
 
     /// Renews the lease of deliveries this consumer still owns (resets their idle time);
-    /// returns the ids another consumer has claimed meanwhile.
+    /// returns the ids another consumer has claimed meanwhile. Ids settled meanwhile are
+    /// skipped.
     pub async fn touch(&self, consumer: &str, entry_ids: &[String]) -> Result<Vec<String>> {
         if entry_ids.is_empty() {
             return Ok(Vec::new());
