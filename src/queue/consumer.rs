@@ -39,31 +39,53 @@ impl Queue {
         count: usize,
         block: Duration,
     ) -> Result<Vec<Delivery>> {
+        let entries = self
+            .read_group(
+                conn,
+                &self.keys.jobs(),
+                WORKERS_GROUP,
+                consumer,
+                count,
+                block,
+            )
+            .await?;
+        self.decode(entries).await
+    }
+
+    /// Reads up to `count` new entries of `stream` for `consumer` in `group`, waiting up to
+    /// `block`. A group Redis lost (a restart without persistence) is recreated and the read
+    /// returns nothing this time.
+    pub(super) async fn read_group(
+        &self,
+        conn: &mut ConnectionManager,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<StreamId>> {
         let read: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
             .arg("GROUP")
-            .arg(WORKERS_GROUP)
+            .arg(group)
             .arg(consumer)
             .arg("COUNT")
             .arg(count)
             .arg("BLOCK")
             .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
             .arg("STREAMS")
-            .arg(self.keys.jobs())
+            .arg(stream)
             .arg(">")
             .query_async(conn)
             .await;
-        let reply = match read {
+        match read {
             Err(e) if e.to_string().contains("NOGROUP") => {
-                // Redis lost its data (restart without persistence): recreate and go on.
                 self.ensure_groups().await?;
-                return Ok(Vec::new());
+                Ok(Vec::new())
             }
-            other => other?,
-        };
-        let entries = reply
-            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-            .unwrap_or_default();
-        self.decode(entries).await
+            other => Ok(other?
+                .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
+                .unwrap_or_default()),
+        }
     }
 
     /// Decodes entries; undecodable ones are dead-lettered on the spot. A failure to

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId};
 
 use super::keys::INGEST_GROUP;
 use super::{Enqueued, Queue, Result};
@@ -92,29 +92,16 @@ impl Queue {
         block: std::time::Duration,
         accept: &Acceptance,
     ) -> Result<IngestReport> {
-        let read: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(INGEST_GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
-            .arg("STREAMS")
-            .arg(self.keys.submit())
-            .arg(">")
-            .query_async(conn)
-            .await;
-        let reply = match read {
-            Err(e) if e.to_string().contains("NOGROUP") => {
-                self.ensure_groups().await?;
-                return Ok(IngestReport::default());
-            }
-            other => other?,
-        };
-        let entries = reply
-            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-            .unwrap_or_default();
+        let entries = self
+            .read_group(
+                conn,
+                &self.keys.submit(),
+                INGEST_GROUP,
+                consumer,
+                count,
+                block,
+            )
+            .await?;
         self.handle_submissions(entries, accept).await
     }
 
