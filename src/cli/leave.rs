@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::EXIT_BAD_ARGUMENT;
 use crate::config::Settings;
-use crate::job::{AccountName, GroupRef, LeaveRequest};
+use crate::job::LeaveRequest;
 use crate::providers::http::ClientOptions;
 use crate::providers::{AttemptReport, HttpClient, Outcome, Registry};
 
@@ -27,7 +27,7 @@ pub struct LeaveArgs {
 
 /// Performs the leave and prints the outcome; returns the exit code of its class.
 pub(super) async fn run(settings: &Settings, args: LeaveArgs) -> u8 {
-    let request = match request(settings, &args) {
+    let request = match super::request(settings, &args.account, &args.group) {
         Ok(r) => r,
         Err(message) => {
             eprintln!("bulkleave: {message}");
@@ -59,32 +59,6 @@ pub(super) async fn run(settings: &Settings, args: LeaveArgs) -> u8 {
         print!("{}", to_text(&request, &report));
     }
     report.outcome.class().exit_code()
-}
-
-fn request(settings: &Settings, args: &LeaveArgs) -> Result<LeaveRequest, String> {
-    let account: AccountName = args
-        .account
-        .parse()
-        .map_err(|e| format!("--account: {e}"))?;
-    let Some(configured) = settings.accounts.get(&account) else {
-        let names: Vec<&str> = settings.accounts.keys().map(AccountName::as_str).collect();
-        return Err(format!(
-            "--account: {:?} is not configured (configured: {})",
-            account.as_str(),
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            }
-        ));
-    };
-    let provider = configured.provider();
-    let group = GroupRef::parse(provider, &args.group).map_err(|e| format!("--group: {e}"))?;
-    Ok(LeaveRequest {
-        provider,
-        account,
-        group,
-    })
 }
 
 fn to_json(request: &LeaveRequest, report: &AttemptReport) -> serde_json::Value {

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Settings};
+use crate::job::{AccountName, GroupRef, LeaveRequest};
 use crate::telemetry::LogFormat;
 
 /// Exit code for a bad argument value (sysexits `EX_USAGE`).
@@ -104,5 +105,30 @@ fn load(path: Option<&Path>) -> Result<Settings, u8> {
     config::load(path).map_err(|e| {
         eprintln!("bulkleave: {e}");
         EXIT_BAD_CONFIG
+    })
+}
+
+/// The request `--account NAME --group REF` names: the account must be configured, and the
+/// group valid for its provider. Errors name the argument and the rule.
+fn request(settings: &Settings, account: &str, group: &str) -> Result<LeaveRequest, String> {
+    let account: AccountName = account.parse().map_err(|e| format!("--account: {e}"))?;
+    let Some(configured) = settings.accounts.get(&account) else {
+        let names: Vec<&str> = settings.accounts.keys().map(AccountName::as_str).collect();
+        return Err(format!(
+            "--account: {:?} is not configured (configured: {})",
+            account.as_str(),
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    let provider = configured.provider();
+    let group = GroupRef::parse(provider, group).map_err(|e| format!("--group: {e}"))?;
+    Ok(LeaveRequest {
+        provider,
+        account,
+        group,
     })
 }

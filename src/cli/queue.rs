@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::EXIT_BAD_ARGUMENT;
 use crate::config::Settings;
-use crate::job::{AccountName, CampaignId, GroupRef, LeaveJob, LeaveRequest};
+use crate::job::{CampaignId, LeaveJob};
 use crate::queue::{Enqueued, Queue, Requeued};
 
 /// Arguments of `bulkleave enqueue`.
@@ -99,21 +99,7 @@ pub(super) async fn enqueue(settings: &Settings, args: EnqueueArgs) -> u8 {
 }
 
 fn job(settings: &Settings, args: &EnqueueArgs) -> Result<LeaveJob, String> {
-    let account: AccountName = args
-        .account
-        .parse()
-        .map_err(|e| format!("--account: {e}"))?;
-    let configured = settings
-        .accounts
-        .get(&account)
-        .ok_or_else(|| format!("--account: {:?} is not configured", account.as_str()))?;
-    let provider = configured.provider();
-    let group = GroupRef::parse(provider, &args.group).map_err(|e| format!("--group: {e}"))?;
-    let mut job = LeaveJob::new(LeaveRequest {
-        provider,
-        account,
-        group,
-    });
+    let mut job = LeaveJob::new(super::request(settings, &args.account, &args.group)?);
     if let Some(c) = &args.campaign {
         job = job.with_campaign(
             c.parse::<CampaignId>()
