@@ -121,24 +121,8 @@ impl Case {
         self
     }
     fn template(&self) -> ResponseTemplate {
-        let mime = match self.body.trim_start().chars().next() {
-            Some('{' | '[') => "application/json",
-            Some('<') => "text/html",
-            _ => "text/plain",
-        };
-        let mut t = ResponseTemplate::new(self.status).set_body_raw(self.body.clone(), mime);
-        for (k, v) in &self.headers {
-            t = t.insert_header(*k, v.as_str());
-        }
-        t
+        common::respond(self.status, &self.headers, &self.body)
     }
-}
-
-/// The invariants of every report (one request each), and `detail` in the outcome's text.
-fn check(name: &str, report: &AttemptReport, class: OutcomeClass, detail: &str) {
-    common::assert_report(name, report, class, 1);
-    let text = report.outcome.detail();
-    assert!(text.contains(detail), "{name}: {text:?} lacks {detail:?}");
 }
 
 async fn run(c: &Case) {
@@ -149,7 +133,7 @@ async fn run(c: &Case) {
     let after = SystemTime::now();
     server.verify().await;
     let name = c.name;
-    check(name, &report, c.class, c.detail);
+    common::check_one(name, &report, c.class, c.detail);
     assert_eq!(
         report.answer.as_ref().map(|a| a.status),
         Some(c.status),
@@ -262,7 +246,7 @@ async fn request_is_exactly_the_documented_one() {
     let server = MockServer::start().await;
     mount_exact(&server, left_answer()).await;
     let report = leave_at(&server.uri()).await;
-    check("exact", &report, OutcomeClass::Left, "left the group");
+    common::check_one("exact", &report, OutcomeClass::Left, "left the group");
     let received = server.received_requests().await.unwrap();
     assert_eq!(received.len(), 1);
     let r = &received[0];
@@ -293,7 +277,7 @@ async fn account_api_url_takes_precedence_and_keeps_its_path_prefix() {
         SecretString::from(common::CANARY),
     );
     let report = a.leave(&group()).await;
-    check("api_url", &report, OutcomeClass::Left, "left the group");
+    common::check_one("api_url", &report, OutcomeClass::Left, "left the group");
 }
 
 #[tokio::test]
@@ -309,7 +293,7 @@ async fn redirects_are_not_followed_and_pause_the_account() {
         mount_exact(&server, answer).await;
         let report = leave_at(&server.uri()).await;
         let name = format!("{status} redirect");
-        check(&name, &report, OutcomeClass::AccountError, "redirect");
+        common::check_one(&name, &report, OutcomeClass::AccountError, "redirect");
         assert_eq!(report.answer.as_ref().map(|a| a.status), Some(status));
         server.verify().await;
         target.verify().await;
@@ -323,7 +307,7 @@ async fn no_answer_within_the_timeout_is_a_provider_error() {
     let server = MockServer::start().await;
     mount_exact(&server, left_answer().set_delay(Duration::from_secs(3))).await;
     let report = leave_at(&server.uri()).await;
-    check("timeout", &report, OutcomeClass::ProviderError, "timeout");
+    common::check_one("timeout", &report, OutcomeClass::ProviderError, "timeout");
     assert!(report.answer.is_none());
     let ms = report.elapsed.as_millis();
     assert!((700..3000).contains(&ms), "elapsed {ms} ms");
@@ -340,7 +324,7 @@ fn closed_port_url() -> String {
 #[tokio::test]
 async fn connection_refused_is_a_provider_error() {
     let report = leave_at(&closed_port_url()).await;
-    check("refused", &report, OutcomeClass::ProviderError, "connect");
+    common::check_one("refused", &report, OutcomeClass::ProviderError, "connect");
     assert!(report.answer.is_none());
 }
 
@@ -363,7 +347,7 @@ async fn token_echoed_in_error_bodies_is_redacted() {
         let name = format!("echo {status}");
         // The detail quotes the body, with the token replaced.
         let echoed = format!("waInstance{INSTANCE}/leaveGroup/[redacted]");
-        check(&name, &report, class, &echoed);
+        common::check_one(&name, &report, class, &echoed);
         let body = &report.answer.as_ref().unwrap().body;
         assert!(body.contains(&echoed), "{name}: body {body:?}");
         let json = serde_json::to_string(&report).unwrap();
@@ -393,7 +377,7 @@ async fn token_cut_by_the_excerpt_limit_is_not_leaked() {
             "token fragment {piece:?} leaked: {text}"
         );
     }
-    check(
+    common::check_one(
         "straddling",
         &report,
         OutcomeClass::ProviderError,

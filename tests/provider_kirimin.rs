@@ -203,28 +203,12 @@ async fn run_on(server: MockServer, case: Case) -> AttemptReport {
     }
     mount(&server, name, CHECK_PATH, case.check).await;
     mount(&server, name, LEAVE_PATH, case.leave).await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ResponseTemplate::new(418))
-        .expect(0)
-        .with_priority(u8::MAX)
-        .named(format!("{name}: unexpected request"))
-        .mount(&server)
-        .await;
+    common::forbid_other_requests(&server, name).await;
 
     let group = GroupRef::parse(Provider::Kirimin, GROUP).unwrap();
     let report = adapter(&server, case.policy).leave(&group).await;
 
-    let received = server.received_requests().await.unwrap();
-    let seen: Vec<(&str, &str)> = received
-        .iter()
-        .map(|r| (r.method.as_str(), r.url.path()))
-        .collect();
-    assert_eq!(seen, expected, "{name}: requests received, in order");
-    for (request, (method, path)) in received.iter().zip(&expected) {
-        let problems = request_problems(request, method, path);
-        assert!(problems.is_empty(), "{name}: {method} {path}: {problems:?}");
-    }
-    server.verify().await;
+    common::assert_requests(&server, name, &expected, request_problems).await;
     common::assert_report(name, &report, case.expect, expected.len());
     (case.extra)(&report);
     report

@@ -125,24 +125,8 @@ impl Case {
         self
     }
     fn template(&self) -> ResponseTemplate {
-        let mime = match self.body.trim_start().chars().next() {
-            Some('{' | '[') => "application/json",
-            Some('<') => "text/html",
-            _ => "text/plain",
-        };
-        let mut t = ResponseTemplate::new(self.status).set_body_raw(self.body.clone(), mime);
-        for (k, v) in &self.headers {
-            t = t.insert_header(*k, v.as_str());
-        }
-        t
+        common::respond(self.status, &self.headers, &self.body)
     }
-}
-
-/// The invariants of every report (one request each), and `detail` in the outcome's text.
-fn check(name: &str, report: &AttemptReport, class: OutcomeClass, detail: &str) {
-    common::assert_report(name, report, class, 1);
-    let text = report.outcome.detail();
-    assert!(text.contains(detail), "{name}: {text:?} lacks {detail:?}");
 }
 
 async fn run(c: &Case) {
@@ -153,7 +137,7 @@ async fn run(c: &Case) {
     let after = SystemTime::now();
     server.verify().await;
     let name = c.name;
-    check(name, &report, c.class, c.detail);
+    common::check_one(name, &report, c.class, c.detail);
     assert_eq!(
         report.answer.as_ref().map(|a| a.status),
         Some(c.status),
@@ -264,7 +248,7 @@ async fn identifier_is_form_encoded_in_the_query() {
         mount_exact(&server, decoded, left_answer()).await;
         let group = GroupRef::parse(Provider::RyzeApi, input).unwrap();
         let report = adapter(&server.uri(), INSTANCE).leave(&group).await;
-        check(input, &report, Left, "left the group");
+        common::check_one(input, &report, Left, "left the group");
         server.verify().await;
         let received = server.received_requests().await.unwrap();
         assert_eq!(received.len(), 1, "{input}");
@@ -285,7 +269,7 @@ async fn instance_name_is_one_encoded_path_segment() {
     let server = MockServer::start().await;
     mount_exact_at(&server, "/api/group/leave/team%20a%2Fb", JID, left_answer()).await;
     let report = adapter(&server.uri(), "team a/b").leave(&jid()).await;
-    check("instance encoding", &report, Left, "left the group");
+    common::check_one("instance encoding", &report, Left, "left the group");
 }
 
 #[tokio::test]
@@ -298,7 +282,7 @@ async fn rate_limit_headers_are_kept_in_the_report() {
     let server = MockServer::start().await;
     mount_exact(&server, JID, answer).await;
     let report = leave_at(&server.uri()).await;
-    check("rate-limit headers", &report, Left, "left the group");
+    common::check_one("rate-limit headers", &report, Left, "left the group");
     let summary = report.answer.unwrap();
     assert_eq!(summary.status, 200);
     let info = RateLimitInfo {
@@ -321,7 +305,7 @@ async fn bridge_down_is_not_shortened_by_the_rate_limit_window() {
     mount_exact(&server, JID, answer).await;
     let before = SystemTime::now();
     let report = leave_at(&server.uri()).await;
-    check(
+    common::check_one(
         "503 with rate-limit headers",
         &report,
         OutcomeClass::RetryLater,
@@ -354,7 +338,7 @@ async fn redirects_are_not_followed_and_pause_the_account() {
         mount_exact(&server, JID, answer).await;
         let report = leave_at(&server.uri()).await;
         let name = format!("{status} redirect");
-        check(&name, &report, OutcomeClass::AccountError, "redirect");
+        common::check_one(&name, &report, OutcomeClass::AccountError, "redirect");
         assert_eq!(report.answer.as_ref().map(|a| a.status), Some(status));
         server.verify().await;
         target.verify().await;
@@ -373,7 +357,7 @@ async fn no_answer_within_the_timeout_is_a_provider_error() {
     )
     .await;
     let report = leave_at(&server.uri()).await;
-    check("timeout", &report, OutcomeClass::ProviderError, "timeout");
+    common::check_one("timeout", &report, OutcomeClass::ProviderError, "timeout");
     assert!(report.answer.is_none());
     let ms = report.elapsed.as_millis();
     assert!((700..3000).contains(&ms), "elapsed {ms} ms");
@@ -386,7 +370,7 @@ async fn connection_refused_is_a_provider_error() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let report = leave_at(&format!("http://127.0.0.1:{port}")).await;
-    check("refused", &report, OutcomeClass::ProviderError, "connect");
+    common::check_one("refused", &report, OutcomeClass::ProviderError, "connect");
     assert!(report.answer.is_none());
 }
 
@@ -405,7 +389,7 @@ async fn not_a_member_for_an_invite_proves_nothing() {
     )
     .unwrap();
     let report = adapter(&server.uri(), INSTANCE).leave(&invite).await;
-    check(
+    common::check_one(
         "404 for an invite",
         &report,
         OutcomeClass::InvalidInput,

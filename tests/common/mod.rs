@@ -209,3 +209,62 @@ impl InProcessWorker {
         self.task.await.expect("worker task").expect("worker run")
     }
 }
+
+/// A response with `status`, `headers` and `body`, its content type sniffed from the body
+/// (JSON, HTML or plain text), as providers send them.
+pub fn respond(
+    status: u16,
+    headers: &[(&'static str, String)],
+    body: &str,
+) -> wiremock::ResponseTemplate {
+    let mime = match body.trim_start().chars().next() {
+        Some('{' | '[') => "application/json",
+        Some('<') => "text/html",
+        _ => "text/plain",
+    };
+    let mut t = wiremock::ResponseTemplate::new(status).set_body_raw(body.to_owned(), mime);
+    for (k, v) in headers {
+        t = t.insert_header(*k, v.as_str());
+    }
+    t
+}
+
+/// The invariants of a one-request report, and `detail` in the outcome's text.
+pub fn check_one(name: &str, report: &AttemptReport, class: OutcomeClass, detail: &str) {
+    assert_report(name, report, class, 1);
+    let text = report.outcome.detail();
+    assert!(text.contains(detail), "{name}: {text:?} lacks {detail:?}");
+}
+
+/// Mounts a catch-all that expects no request: anything the case did not mount (a followed
+/// redirect, a wrong path, a request that should not be sent) fails verification.
+pub async fn forbid_other_requests(server: &wiremock::MockServer, name: &str) {
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(418))
+        .expect(0)
+        .with_priority(u8::MAX)
+        .named(format!("{name}: unexpected request"))
+        .mount(server)
+        .await;
+}
+
+/// Asserts the server received exactly `expected` (method, raw path), in order, each passing
+/// `problems` (which lists what is wrong with a request), then verifies the mocks.
+pub async fn assert_requests(
+    server: &wiremock::MockServer,
+    name: &str,
+    expected: &[(&str, &str)],
+    problems: fn(&wiremock::Request, &str, &str) -> Vec<String>,
+) {
+    let received = server.received_requests().await.expect("recording on");
+    let seen: Vec<(&str, &str)> = received
+        .iter()
+        .map(|r| (r.method.as_str(), r.url.path()))
+        .collect();
+    assert_eq!(seen, expected, "{name}: requests received, in order");
+    for (request, (method, path)) in received.iter().zip(expected) {
+        let found = problems(request, method, path);
+        assert!(found.is_empty(), "{name}: {method} {path}: {found:?}");
+    }
+    server.verify().await;
+}
