@@ -17,7 +17,7 @@ use bulkleave::providers::{
     AttemptReport, HintSource, LeftDetail, Outcome, OutcomeClass, Provider,
 };
 use serde_json::{Value, json};
-use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const GROUP: &str = "6228482";
 const ME: &str = "808080";
@@ -26,18 +26,6 @@ const CHECK_PATH: &str = "/x/group/6228482";
 
 fn cookie() -> String {
     format!("sid={}", common::CANARY)
-}
-
-/// Matches only the exact request the adapter must send: method, raw path, headers, body.
-struct Exact {
-    method: &'static str,
-    path: &'static str,
-}
-
-impl Match for Exact {
-    fn matches(&self, request: &Request) -> bool {
-        request_problems(request, self.method, self.path).is_empty()
-    }
 }
 
 /// Everything wrong with `request` compared with the exact Kirimin request (the leave: `POST`,
@@ -178,12 +166,16 @@ async fn mount(
 ) {
     let method = if path == LEAVE_PATH { "POST" } else { "GET" };
     let n = u64::from(answer.is_some());
-    Mock::given(Exact { method, path })
-        .respond_with(answer.unwrap_or_else(ok))
-        .expect(n)
-        .named(format!("{name}: {method} {path} expected {n} time(s)"))
-        .mount(server)
-        .await;
+    Mock::given(common::Exact {
+        method,
+        path,
+        problems: request_problems,
+    })
+    .respond_with(answer.unwrap_or_else(ok))
+    .expect(n)
+    .named(format!("{name}: {method} {path} expected {n} time(s)"))
+    .mount(server)
+    .await;
 }
 
 async fn run(case: Case) -> AttemptReport {

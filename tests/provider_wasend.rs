@@ -17,7 +17,7 @@ use bulkleave::providers::{
     AttemptReport, HintSource, LeftDetail, Outcome, OutcomeClass, Provider,
 };
 use serde_json::{Value, json};
-use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const GROUP: &str = "120363406289005073@g.us";
 const LEAVE_PATH: &str = "/sess1/groups/120363406289005073%40g.us/leave";
@@ -25,18 +25,6 @@ const GROUP_PATH: &str = "/sess1/groups/120363406289005073%40g.us";
 const SESSION_PATH: &str = "/sessions/sess1";
 const FORBIDDEN: &str = "Forbidden - Not a member of the group or group owner";
 const NOT_FOUND: &str = "Session or group not found";
-
-/// Matches only the exact request the adapter must send: method, raw path, headers, no body.
-struct Exact {
-    method: &'static str,
-    path: &'static str,
-}
-
-impl Match for Exact {
-    fn matches(&self, request: &Request) -> bool {
-        request_problems(request, self.method, self.path).is_empty()
-    }
-}
 
 /// Everything wrong with `request` compared with the exact Wasend request; empty if exact.
 #[rustfmt::skip]
@@ -167,12 +155,16 @@ fn adapter(server: &MockServer) -> Wasend {
 
 async fn mount(server: &MockServer, name: &str, path: &'static str, a: ResponseTemplate, n: u64) {
     let method = if path == LEAVE_PATH { "POST" } else { "GET" };
-    Mock::given(Exact { method, path })
-        .respond_with(a)
-        .expect(n)
-        .named(format!("{name}: {method} {path} expected {n} time(s)"))
-        .mount(server)
-        .await;
+    Mock::given(common::Exact {
+        method,
+        path,
+        problems: request_problems,
+    })
+    .respond_with(a)
+    .expect(n)
+    .named(format!("{name}: {method} {path} expected {n} time(s)"))
+    .mount(server)
+    .await;
 }
 
 async fn run(case: Case) -> AttemptReport {

@@ -254,7 +254,7 @@ pub async fn assert_requests(
     server: &wiremock::MockServer,
     name: &str,
     expected: &[(&str, &str)],
-    problems: fn(&wiremock::Request, &str, &str) -> Vec<String>,
+    problems: RequestProblems,
 ) {
     let received = server.received_requests().await.expect("recording on");
     let seen: Vec<(&str, &str)> = received
@@ -267,4 +267,24 @@ pub async fn assert_requests(
         assert!(found.is_empty(), "{name}: {method} {path}: {found:?}");
     }
     server.verify().await;
+}
+
+/// What is wrong with a request compared with the exact one expected (empty if exact).
+pub type RequestProblems = fn(&wiremock::Request, &str, &str) -> Vec<String>;
+
+/// A wiremock matcher for exactly the expected request: `method`, raw `path`, and whatever
+/// else `problems` checks.
+pub struct Exact {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Raw (percent-encoded) path.
+    pub path: &'static str,
+    /// The provider's checks.
+    pub problems: RequestProblems,
+}
+
+impl wiremock::Match for Exact {
+    fn matches(&self, request: &wiremock::Request) -> bool {
+        (self.problems)(request, self.method, self.path).is_empty()
+    }
 }
