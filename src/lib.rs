@@ -16,6 +16,7 @@
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
 //! | [`quota`] | the `N/period` quota type |
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
+//! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`telemetry`] | logging setup |
 //! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain |
@@ -32,5 +33,6 @@ pub mod providers;
 pub mod queue;
 pub mod quota;
 pub mod retry;
+pub mod simulator;
 pub mod telemetry;
 pub mod worker;

@@ -12,6 +12,7 @@
 mod config_check;
 mod leave;
 mod queue;
+mod simulate;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,9 @@ pub enum Command {
     /// Dead letters: list them, requeue them.
     #[command(subcommand)]
     Dlq(queue::DlqCommand),
+    /// Run the provider simulator: the four providers' leave endpoints with membership state,
+    /// quotas and injected faults, for tests, benchmarks and the demo.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// `bulkleave config …`
@@ -82,8 +86,12 @@ pub enum ConfigCommand {
 
 /// Runs the parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Command::Config(ConfigCommand::Check) = cli.command {
-        return ExitCode::from(config_check::run(cli.config.as_deref()));
+    match cli.command {
+        Command::Config(ConfigCommand::Check) => {
+            return ExitCode::from(config_check::run(cli.config.as_deref()));
+        }
+        Command::Simulate(args) => return ExitCode::from(simulate::run(args).await),
+        _ => {}
     }
     let settings = match load(cli.config.as_deref()) {
         Ok(settings) => settings,
@@ -96,6 +104,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Queue(queue::QueueCommand::Stats) => queue::stats(&settings).await,
         Command::Dlq(command) => queue::dlq(&settings, command).await,
         Command::Config(ConfigCommand::Check) => config_check::run(cli.config.as_deref()),
+        Command::Simulate(_) => unreachable!("handled above"),
     };
     ExitCode::from(code)
 }
