@@ -4,13 +4,14 @@
 //! |---|---|---|
 //! | left, already left, group gone | done | — |
 //! | owner cannot leave, invalid input | dead letter (permanent) | — |
-//! | retry later | retry at the provider's hint (capped at `max_hint`), else backoff | no (`throttled` += 1) |
-//! | account error | retry after `account_error_delay` | no |
-//! | provider error | retry after exponential backoff with full jitter; dead letter once attempts are spent | yes |
+//! | retry later (429, outage) | the **account** cools down until the provider's hint (capped at `max_hint`), else for an exponential backoff with full jitter; the job is retried after it | no (`throttled` += 1; bounded by `max_throttled_for` instead) |
+//! | account error | the **account** is paused; its jobs wait until an operator resumes it | no |
+//! | provider error (5xx, timeout, connection) | retry after exponential backoff with full jitter; dead letter once attempts are spent | yes |
 //!
-//! Rate limits and broken accounts never spend a job's attempts: they say nothing about the job.
+//! Rate limits and broken accounts never spend a job's attempts: they say nothing about the
+//! job. A job still rate-limited `max_throttled_for` after its first 429 is dead-lettered.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::job::LeaveJob;
 use crate::providers::Outcome;
@@ -21,19 +22,30 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 pub const DEFAULT_BASE_DELAY: Duration = Duration::from_secs(2);
 /// Default longest backoff.
 pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
-/// Default wait before retrying a job whose account reported an account error.
-pub const DEFAULT_ACCOUNT_ERROR_DELAY: Duration = Duration::from_secs(60);
-/// Default cap on a provider's hint: a job is never parked further ahead than this by one
-/// answer (a wrong or hostile `Retry-After` cannot park it for years).
+/// Default cap on a provider's hint: an account is never cooled down further ahead than this
+/// by one answer (a wrong or hostile `Retry-After` cannot stop it for years).
 pub const DEFAULT_MAX_HINT: Duration = Duration::from_secs(3600);
+/// Default longest time a job may keep being rate-limited, from its first 429, before it is
+/// dead-lettered.
+pub const DEFAULT_MAX_THROTTLED_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// What happens to a job after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Final success: record the outcome.
     Done,
-    /// Run again at this instant.
+    /// Run again at this instant (a transient failure's backoff).
     RetryAt(SystemTime),
+    /// Cool the whole account down for `wait`, then run the job again. `rate_limited` (a 429)
+    /// also lowers the account's effective rate.
+    Throttle {
+        /// How long no request may be sent for the account.
+        wait: Duration,
+        /// The answer was a 429 (not an outage).
+        rate_limited: bool,
+    },
+    /// Pause the account, for this reason; the job waits with it.
+    PauseAccount(String),
     /// Final failure: record it and keep the job in the dead-letter set.
     DeadLetter(String),
 }
@@ -47,10 +59,10 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Backoff ceiling. Default [`DEFAULT_MAX_DELAY`].
     pub max_delay: Duration,
-    /// Wait after an account error. Default [`DEFAULT_ACCOUNT_ERROR_DELAY`].
-    pub account_error_delay: Duration,
     /// Longest wait a provider's hint may impose. Default [`DEFAULT_MAX_HINT`].
     pub max_hint: Duration,
+    /// How long 429s may go on for one job. Default [`DEFAULT_MAX_THROTTLED_FOR`].
+    pub max_throttled_for: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -59,10 +71,15 @@ impl Default for RetryPolicy {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             base_delay: DEFAULT_BASE_DELAY,
             max_delay: DEFAULT_MAX_DELAY,
-            account_error_delay: DEFAULT_ACCOUNT_ERROR_DELAY,
             max_hint: DEFAULT_MAX_HINT,
+            max_throttled_for: DEFAULT_MAX_THROTTLED_FOR,
         }
     }
+}
+
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RetryPolicy {
@@ -79,22 +96,43 @@ impl RetryPolicy {
         Duration::from_millis(fastrand::u64(0..=ms))
     }
 
-    /// Decides what follows `outcome` for `job`, updating its attempt counters.
-    pub fn decide(&self, job: &mut LeaveJob, outcome: &Outcome, now: SystemTime) -> Decision {
+    /// Decides what follows `outcome` for `job`, updating its attempt counters. `rate_limited`
+    /// says the answer was a 429 (for a "retry later" outcome).
+    pub fn decide(
+        &self,
+        job: &mut LeaveJob,
+        outcome: &Outcome,
+        rate_limited: bool,
+        now: SystemTime,
+    ) -> Decision {
         match outcome {
             o if o.is_success() => Decision::Done,
             Outcome::OwnerCannotLeave(_) | Outcome::InvalidInput(_) => {
                 Decision::DeadLetter(format!("permanent: {outcome}"))
             }
             Outcome::RetryLater { hint, .. } => {
+                let since = *job.attempts.throttled_since_ms.get_or_insert(ms(now));
                 job.attempts.throttled += 1;
-                let at = match hint {
-                    Some(h) => h.not_before.clamp(now, now + self.max_hint),
-                    None => now + self.backoff(job.attempts.throttled),
+                let limit = u64::try_from(self.max_throttled_for.as_millis()).unwrap_or(u64::MAX);
+                if ms(now).saturating_sub(since) > limit {
+                    return Decision::DeadLetter(format!(
+                        "still told to retry later {} after the first such answer \
+                         (retry.max_throttled_for), {} answers in all: {outcome}",
+                        humantime::format_duration(self.max_throttled_for),
+                        job.attempts.throttled
+                    ));
+                }
+                let wait = match hint {
+                    Some(h) => h
+                        .not_before
+                        .duration_since(now)
+                        .unwrap_or_default()
+                        .min(self.max_hint),
+                    None => self.backoff(job.attempts.throttled),
                 };
-                Decision::RetryAt(at)
+                Decision::Throttle { wait, rate_limited }
             }
-            Outcome::AccountError(_) => Decision::RetryAt(now + self.account_error_delay),
+            Outcome::AccountError(_) => Decision::PauseAccount(outcome.to_string()),
             _ => {
                 job.attempts.made += 1;
                 if job.attempts.made >= self.max_attempts {
@@ -112,8 +150,6 @@ impl RetryPolicy {
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use super::*;
     use crate::job::LeaveRequest;
     use crate::providers::{HintSource, LeftDetail, RetryHint};
@@ -130,62 +166,117 @@ mod tests {
         let now = UNIX_EPOCH + NOW;
         let mut j = job();
         assert_eq!(
-            p.decide(&mut j, &Outcome::Left(LeftDetail::Member), now),
+            p.decide(&mut j, &Outcome::Left(LeftDetail::Member), false, now),
             Decision::Done
         );
         assert_eq!(
-            p.decide(&mut j, &Outcome::GroupGone("x".into()), now),
+            p.decide(&mut j, &Outcome::GroupGone("x".into()), false, now),
             Decision::Done
         );
-        let d = p.decide(&mut j, &Outcome::InvalidInput("bad".into()), now);
+        let d = p.decide(&mut j, &Outcome::InvalidInput("bad".into()), false, now);
         assert!(matches!(d, Decision::DeadLetter(r) if r.starts_with("permanent: invalid_input")));
         assert_eq!(j.attempts.made, 0);
     }
 
+    fn hinted(now: SystemTime, secs: i64) -> Outcome {
+        let not_before = if secs >= 0 {
+            now + Duration::from_secs(secs.unsigned_abs())
+        } else {
+            now - Duration::from_secs(secs.unsigned_abs())
+        };
+        Outcome::RetryLater {
+            reason: "429".into(),
+            hint: Some(RetryHint {
+                not_before,
+                source: HintSource::RetryAfter,
+            }),
+        }
+    }
+
     #[test]
-    fn rate_limits_and_account_errors_never_spend_attempts() {
+    fn rate_limits_cool_the_account_and_never_spend_attempts() {
         let p = RetryPolicy::default();
         let now = UNIX_EPOCH + NOW;
         let mut j = job();
-        let hinted = Outcome::RetryLater {
-            reason: "429".into(),
-            hint: Some(RetryHint {
-                not_before: now + Duration::from_secs(3),
-                source: HintSource::RetryAfter,
-            }),
-        };
         for _ in 0..100 {
             assert_eq!(
-                p.decide(&mut j, &hinted, now),
-                Decision::RetryAt(now + Duration::from_secs(3))
+                p.decide(&mut j, &hinted(now, 3), true, now),
+                Decision::Throttle {
+                    wait: Duration::from_secs(3),
+                    rate_limited: true
+                }
             );
         }
-        assert_eq!(
-            p.decide(&mut j, &Outcome::AccountError("x".into()), now),
-            Decision::RetryAt(now + p.account_error_delay)
-        );
         assert_eq!((j.attempts.made, j.attempts.throttled), (0, 100));
-        // A hint in the past means now.
-        let past = Outcome::RetryLater {
-            reason: "429".into(),
-            hint: Some(RetryHint {
-                not_before: now - Duration::from_secs(9),
-                source: HintSource::RetryAfter,
-            }),
-        };
-        assert_eq!(p.decide(&mut j, &past, now), Decision::RetryAt(now));
-        // A hint years ahead is capped.
-        let far = Outcome::RetryLater {
-            reason: "429".into(),
-            hint: Some(RetryHint {
-                not_before: now + Duration::from_secs(30 * 365 * 86_400),
-                source: HintSource::RetryAfter,
-            }),
-        };
+        assert_eq!(j.attempts.throttled_since_ms, Some(NOW.as_millis() as u64));
+        // A hint in the past means now; one years ahead is capped.
         assert_eq!(
-            p.decide(&mut j, &far, now),
-            Decision::RetryAt(now + DEFAULT_MAX_HINT)
+            p.decide(&mut j, &hinted(now, -9), true, now),
+            Decision::Throttle {
+                wait: Duration::ZERO,
+                rate_limited: true
+            }
         );
+        assert_eq!(
+            p.decide(&mut j, &hinted(now, 30 * 365 * 86_400), true, now),
+            Decision::Throttle {
+                wait: DEFAULT_MAX_HINT,
+                rate_limited: true
+            }
+        );
+        // Without a hint: full-jitter backoff on the job's throttle count.
+        let unhinted = Outcome::RetryLater {
+            reason: "instance starting".into(),
+            hint: None,
+        };
+        match p.decide(&mut job(), &unhinted, false, now) {
+            Decision::Throttle {
+                wait,
+                rate_limited: false,
+            } => assert!(wait <= p.ceiling(1)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_bounded_by_age_not_count() {
+        let p = RetryPolicy::default();
+        let start = UNIX_EPOCH + NOW;
+        let mut j = job();
+        assert!(matches!(
+            p.decide(&mut j, &hinted(start, 1), true, start),
+            Decision::Throttle { .. }
+        ));
+        let just_in = start + DEFAULT_MAX_THROTTLED_FOR;
+        assert!(matches!(
+            p.decide(&mut j, &hinted(just_in, 1), true, just_in),
+            Decision::Throttle { .. }
+        ));
+        let late = just_in + Duration::from_millis(1);
+        let d = p.decide(&mut j, &hinted(late, 1), true, late);
+        assert!(
+            matches!(&d, Decision::DeadLetter(r) if r.contains("retry.max_throttled_for") && r.contains("3 answers")),
+            "{d:?}"
+        );
+        assert_eq!(j.attempts.made, 0);
+    }
+
+    #[test]
+    fn account_errors_pause_the_account_without_spending_attempts() {
+        let p = RetryPolicy::default();
+        let now = UNIX_EPOCH + NOW;
+        let mut j = job();
+        let d = p.decide(
+            &mut j,
+            &Outcome::AccountError("HTTP 401".into()),
+            false,
+            now,
+        );
+        assert!(
+            matches!(&d, Decision::PauseAccount(r) if r.contains("HTTP 401")),
+            "{d:?}"
+        );
+        assert_eq!((j.attempts.made, j.attempts.throttled), (0, 0));
     }
 
     #[test]
@@ -198,7 +289,7 @@ mod tests {
         let mut j = job();
         let err = Outcome::ProviderError("HTTP 502".into());
         for attempt in 1..4 {
-            match p.decide(&mut j, &err, now) {
+            match p.decide(&mut j, &err, false, now) {
                 Decision::RetryAt(at) => {
                     let wait = at.duration_since(now).unwrap();
                     assert!(wait <= p.ceiling(attempt), "attempt {attempt}: {wait:?}");
@@ -206,7 +297,7 @@ mod tests {
                 other => panic!("attempt {attempt}: {other:?}"),
             }
         }
-        let d = p.decide(&mut j, &err, now);
+        let d = p.decide(&mut j, &err, false, now);
         assert!(
             matches!(&d, Decision::DeadLetter(r) if r.starts_with("attempts exhausted (4 of 4)")),
             "{d:?}"

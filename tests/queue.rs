@@ -146,7 +146,7 @@ async fn delayed_jobs_wait_without_a_worker_then_run() {
     let later = SystemTime::now() + Duration::from_millis(600);
     q.enqueue(&job(1), Some(later)).await.unwrap();
     assert_eq!(q.stats().await.unwrap().delayed, 1);
-    assert_eq!(q.promote_due(SystemTime::now()).await.unwrap(), 0);
+    assert_eq!(q.promote_due().await.unwrap().moved, 0);
     let mut conn = q
         .blocking_connection(Duration::from_millis(100))
         .await
@@ -158,7 +158,7 @@ async fn delayed_jobs_wait_without_a_worker_then_run() {
             .is_empty()
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(q.promote_due(SystemTime::now()).await.unwrap(), 1);
+    assert_eq!(q.promote_due().await.unwrap().moved, 1);
     assert_eq!(fetch_all(&q, "w1", 1).await.len(), 1);
     cleanup(&q).await;
 }
@@ -183,7 +183,7 @@ async fn retry_goes_through_the_delayed_set_with_history() {
             .unwrap()
     );
     assert_eq!(q.stats().await.unwrap().delayed, 1);
-    q.promote_due(SystemTime::now()).await.unwrap();
+    q.promote_due().await.unwrap();
     let again = fetch_all(&q, "w1", 1).await.remove(0);
     assert_eq!(again.job.id, d.job.id);
     assert_eq!(again.job.attempts.made, 1);
@@ -304,7 +304,7 @@ async fn dead_letters_keep_history_and_requeue_with_fresh_attempts() {
                 .unwrap()
         );
     }
-    q.promote_due(SystemTime::now()).await.unwrap();
+    q.promote_due().await.unwrap();
     for d in fetch_all(&q, "w1", 2).await {
         let mut j = d.job.clone();
         j.attempts.made = 5;
@@ -368,7 +368,7 @@ async fn a_large_due_backlog_promotes_in_bounded_batches() {
     let later = at + Duration::from_secs(1);
     let mut moved = 0;
     loop {
-        let n = q.promote_due(later).await.unwrap();
+        let n = q.promote_due_at(later).await.unwrap().moved;
         assert!(n <= q.options().promote_batch);
         if n == 0 {
             break;
@@ -476,7 +476,7 @@ async fn a_waiting_job_keeps_its_idempotency_key() {
     q.enqueue(&busy, None).await.unwrap();
     let failure = failure("retry_later", Some(429));
     for _ in 0..3 {
-        q.promote_due(SystemTime::now()).await.unwrap();
+        q.promote_due().await.unwrap();
         let d = fetch_all(&q, "w", 1).await.remove(0);
         assert_eq!(d.job.id, busy.id);
         assert!(

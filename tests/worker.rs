@@ -399,13 +399,13 @@ async fn a_job_that_keeps_crashing_its_worker_is_dead_lettered_and_others_are_no
         max_body_bytes: 4096,
     })
     .unwrap();
-    let processor = bulkleave::worker::Processor {
-        registry: bulkleave::providers::Registry::new(&http, &settings),
-        queue: q.clone(),
-        policy: settings.retry,
-        consumer: "p".into(),
-        held: Default::default(),
-    };
+    let processor = bulkleave::worker::Processor::new(
+        &http,
+        &settings,
+        q.clone(),
+        "p".into(),
+        Default::default(),
+    );
     let mut conn = q
         .blocking_connection(Duration::from_millis(100))
         .await

@@ -9,6 +9,7 @@
 //! | 64 | a bad argument value (unknown account, group reference invalid for the provider) |
 //! | 78 | the configuration is invalid |
 
+mod account;
 mod config_check;
 mod leave;
 mod queue;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Dead letters: list them, requeue them.
     #[command(subcommand)]
     Dlq(queue::DlqCommand),
+    /// Provider accounts as the fleet shares them: list their state, resume a paused one.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Run the provider simulator: the four providers' leave endpoints with membership state,
     /// quotas and injected faults, for tests, benchmarks and the demo.
     Simulate(simulate::SimulateArgs),
@@ -103,6 +107,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Enqueue(args) => queue::enqueue(&settings, args).await,
         Command::Queue(queue::QueueCommand::Stats) => queue::stats(&settings).await,
         Command::Dlq(command) => queue::dlq(&settings, command).await,
+        Command::Account(command) => account::run(&settings, command).await,
         Command::Config(ConfigCommand::Check) => config_check::run(cli.config.as_deref()),
         Command::Simulate(_) => unreachable!("handled above"),
     };

@@ -54,7 +54,7 @@ pub enum QueueCommand {
     Stats,
 }
 
-async fn connect(settings: &Settings) -> Result<Queue, u8> {
+pub(super) async fn connect(settings: &Settings) -> Result<Queue, u8> {
     Queue::connect(&settings.redis, settings.queue.clone())
         .await
         .map_err(|e| {

@@ -12,6 +12,7 @@
 //! (`bulkleave config check`).
 
 pub mod masked;
+mod policies;
 mod raw;
 mod secret;
 mod validate;
@@ -25,7 +26,7 @@ pub use self::secret::{Credential, CredentialSource, SecretUrl};
 use crate::job::AccountName;
 use crate::providers::{Provider, ProviderSettings, green_api, kirimin, ryzeapi, wasend};
 use crate::queue::QueueOptions;
-use crate::quota::Quota;
+use crate::quota::{Quota, QuotaPolicy};
 use crate::retry::RetryPolicy;
 
 /// Default connect timeout for provider requests.
@@ -102,8 +103,6 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Queue behaviour (leases, idempotency windows).
     pub queue: QueueOptions,
-    /// Retry policy.
-    pub retry: RetryPolicy,
 }
 
 /// Settings of the shared HTTP client.
@@ -119,16 +118,20 @@ pub struct HttpSettings {
 }
 
 /// One provider's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderConfig {
     /// What adapters need: base URL and timeout.
     pub api: ProviderSettings,
     /// The default quota of the provider's accounts.
     pub quota: Quota,
+    /// The retry policy of its jobs (`[retry]`, overridden by `[providers.NAME.retry]`).
+    pub retry: RetryPolicy,
+    /// How its quotas are spent (`[pacing]`, overridden by `[providers.NAME.pacing]`).
+    pub pacing: QuotaPolicy,
 }
 
 /// Settings of all four providers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProvidersConfig {
     /// Green API.
     pub green_api: ProviderConfig,

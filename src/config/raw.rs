@@ -19,6 +19,7 @@ pub(super) struct RawSettings {
     pub worker: RawWorker,
     pub queue: RawQueue,
     pub retry: RawRetry,
+    pub pacing: RawPacing,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +45,8 @@ pub(super) struct RawProvider {
     pub base_url: Option<String>,
     pub request_timeout: Option<String>,
     pub quota: Option<String>,
+    pub retry: RawRetry,
+    pub pacing: RawPacing,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +113,17 @@ pub(super) struct RawRetry {
     pub max_attempts: Option<u32>,
     pub base_delay: Option<String>,
     pub max_delay: Option<String>,
-    pub account_error_delay: Option<String>,
     pub max_hint: Option<String>,
+    pub max_throttled_for: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawPacing {
+    pub headroom: Option<f64>,
+    pub inline_wait: Option<String>,
+    pub follow_up_wait: Option<String>,
+    pub aimd_decrease: Option<f64>,
+    pub aimd_increase: Option<f64>,
+    pub aimd_floor: Option<f64>,
 }

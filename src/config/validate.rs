@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::raw::{RawAccount, RawCredential, RawProvider, RawQueue, RawRetry, RawSettings};
+use super::policies::{quota_policy, retry_policy};
+use super::raw::{RawAccount, RawCredential, RawProvider, RawQueue, RawSettings};
 use super::secret::{self, Credential, CredentialSource, SecretUrl};
 use super::{
     AccountKind, AccountSettings, DatabaseSettings, Error, HttpSettings, Problem, ProviderConfig,
@@ -21,15 +22,15 @@ use crate::providers::green_api::{self, LeaveGroupFalse};
 use crate::providers::kirimin::{self, OwnerPolicy};
 use crate::providers::{Provider, ProviderSettings, ryzeapi, wasend};
 use crate::queue::QueueOptions;
-use crate::quota::Quota;
+use crate::quota::{Quota, QuotaPolicy};
 use crate::retry::RetryPolicy;
 
 /// Collects problems while validating.
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(super) struct Problems(Vec<Problem>);
 
 impl Problems {
-    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(Problem {
             key: key.into(),
             message: message.into(),
@@ -37,7 +38,7 @@ impl Problems {
     }
 
     /// `parse(value)` or a problem at `key`, giving `None`.
-    fn check<T, E: ToString>(&mut self, key: &str, parsed: Result<T, E>) -> Option<T> {
+    pub(super) fn check<T, E: ToString>(&mut self, key: &str, parsed: Result<T, E>) -> Option<T> {
         parsed.map_err(|e| self.add(key, e.to_string())).ok()
     }
 }
@@ -69,6 +70,8 @@ pub(super) fn validate(
         max_body_bytes,
     };
 
+    let retry = retry_policy(&mut p, "retry", &raw.retry, RetryPolicy::default());
+    let pacing = quota_policy(&mut p, "pacing", &raw.pacing, QuotaPolicy::default());
     let provider = |p: &mut Problems, which: Provider, raw: RawProvider| {
         let key = |k: &str| format!("providers.{which}.{k}");
         let base_url = match raw.base_url.filter(|s| !s.trim().is_empty()) {
@@ -88,6 +91,8 @@ pub(super) fn validate(
                 request_timeout: timeout.unwrap_or(request_timeout),
             },
             quota,
+            retry: retry_policy(p, &key("retry"), &raw.retry, retry),
+            pacing: quota_policy(p, &key("pacing"), &raw.pacing, pacing),
         }
     };
     let providers = ProvidersConfig {
@@ -154,7 +159,6 @@ pub(super) fn validate(
     let drain_timeout = duration(&mut p, "worker.drain_timeout", raw.worker.drain_timeout)
         .unwrap_or(DEFAULT_DRAIN_TIMEOUT);
     let queue = queue_options(&mut p, raw.queue);
-    let retry = retry_policy(&mut p, raw.retry);
 
     if !p.0.is_empty() {
         return Err(Error::Invalid(p.0));
@@ -170,7 +174,6 @@ pub(super) fn validate(
             drain_timeout,
         },
         queue,
-        retry,
     })
 }
 
@@ -198,31 +201,12 @@ fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {
     }
 }
 
-fn retry_policy(p: &mut Problems, raw: RawRetry) -> RetryPolicy {
-    let d = RetryPolicy::default();
-    let max_attempts = bounded(
-        p,
-        "retry.max_attempts",
-        raw.max_attempts,
-        1..=100,
-        d.max_attempts,
-    );
-    let policy = RetryPolicy {
-        max_attempts,
-        base_delay: duration(p, "retry.base_delay", raw.base_delay).unwrap_or(d.base_delay),
-        max_delay: duration(p, "retry.max_delay", raw.max_delay).unwrap_or(d.max_delay),
-        account_error_delay: duration(p, "retry.account_error_delay", raw.account_error_delay)
-            .unwrap_or(d.account_error_delay),
-        max_hint: duration(p, "retry.max_hint", raw.max_hint).unwrap_or(d.max_hint),
-    };
-    if policy.base_delay > policy.max_delay {
-        p.add("retry.base_delay", "must not exceed retry.max_delay");
-    }
-    policy
-}
-
 /// A duration of up to 30 days (idempotency windows).
-fn long_duration(p: &mut Problems, key: &str, value: Option<String>) -> Option<Duration> {
+pub(super) fn long_duration(
+    p: &mut Problems,
+    key: &str,
+    value: Option<String>,
+) -> Option<Duration> {
     let value = value?;
     match humantime::parse_duration(value.trim()) {
         Ok(d) if !d.is_zero() && d <= Duration::from_secs(30 * 24 * 3600) => Some(d),
@@ -241,7 +225,7 @@ fn long_duration(p: &mut Problems, key: &str, value: Option<String>) -> Option<D
 }
 
 /// `value` if it lies in `range`, else a problem at `key` and `default`.
-fn bounded<T>(
+pub(super) fn bounded<T>(
     p: &mut Problems,
     key: &str,
     value: Option<T>,
@@ -265,7 +249,7 @@ where
 }
 
 /// A duration: `30s`, `1m 30s`, `500ms`, or a bare number of seconds.
-fn duration(p: &mut Problems, key: &str, value: Option<String>) -> Option<Duration> {
+pub(super) fn duration(p: &mut Problems, key: &str, value: Option<String>) -> Option<Duration> {
     let value = value?;
     let value = value.trim();
     let parsed = match value.parse::<u64>() {

@@ -86,6 +86,10 @@ pub struct Attempts {
     pub made: u32,
     /// Attempts answered "rate limited": these never consume the retry budget.
     pub throttled: u32,
+    /// When the first of those answers came (ms since the epoch): 429s are bounded by how long
+    /// they last, not by how many there were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_since_ms: Option<u64>,
 }
 
 /// A leave job as it travels through the queue.

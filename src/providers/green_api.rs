@@ -30,6 +30,7 @@ use url::Url;
 use super::answer::HttpAnswer;
 use super::http::{Exchange, HttpClient, endpoint, json_body};
 use super::outcome::{LeftDetail, Outcome};
+use super::pacer::{Pacer, Unpaced};
 use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
@@ -120,8 +121,13 @@ impl GreenApi {
 
     /// One leave attempt.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
+        self.leave_paced(group, &Unpaced).await
+    }
+
+    /// [`Self::leave`], asking `pacer` before each request after the first.
+    pub async fn leave_paced(&self, group: &GroupRef, pacer: &dyn Pacer) -> AttemptReport {
         let token = self.token.expose_secret();
-        let mut exchange = Exchange::new(&self.http, Redactor::new(token));
+        let mut exchange = Exchange::new(&self.http, Redactor::new(token), pacer);
         let instance = format!("waInstance{}", self.instance_id);
         let url = match endpoint(&self.api_url, &[&instance, "leaveGroup", token]) {
             Ok(url) => url,

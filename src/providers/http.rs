@@ -159,6 +159,9 @@ pub enum TransportError {
     /// Anything else: TLS, protocol, the body stream breaking off.
     #[error("request failed: {0}")]
     Other(String),
+    /// Not sent: the account's quota had no room for this further request soon enough.
+    #[error("not sent: {}", .0.reason)]
+    Throttled(super::pacer::Throttled),
 }
 
 impl TransportError {
@@ -182,11 +185,23 @@ impl TransportError {
         }
     }
 
-    /// Every transport failure is a provider error: retry with backoff.
+    /// Every transport failure is a provider error (retry with backoff), except a request
+    /// our own quota held back: retry later, when it has room.
     pub fn outcome(&self) -> Outcome {
-        Outcome::ProviderError(self.to_string())
+        match self {
+            TransportError::Throttled(t) => Outcome::RetryLater {
+                reason: t.reason.clone(),
+                hint: Some(super::RetryHint {
+                    not_before: t.not_before,
+                    source: super::HintSource::OwnQuota,
+                }),
+            },
+            _ => Outcome::ProviderError(self.to_string()),
+        }
     }
 }
+
+use super::pacer::Pacer;
 
 /// Bookkeeping for one attempt, which may take several requests (follow-ups, pre-checks):
 /// counts requests, redacts the account's secret from every answer body as it arrives, keeps
@@ -194,6 +209,7 @@ impl TransportError {
 /// every text it returns.
 pub(crate) struct Exchange<'a> {
     http: &'a HttpClient,
+    pacer: &'a dyn Pacer,
     redactor: Redactor,
     started: Instant,
     requests: u32,
@@ -201,10 +217,12 @@ pub(crate) struct Exchange<'a> {
 }
 
 impl<'a> Exchange<'a> {
-    /// Starts an attempt for an account whose credential `redactor` knows.
-    pub(crate) fn new(http: &'a HttpClient, redactor: Redactor) -> Self {
+    /// Starts an attempt for an account whose credential `redactor` knows; requests after
+    /// the first wait for `pacer`.
+    pub(crate) fn new(http: &'a HttpClient, redactor: Redactor, pacer: &'a dyn Pacer) -> Self {
         Exchange {
             http,
+            pacer,
             redactor,
             started: Instant::now(),
             requests: 0,
@@ -217,6 +235,12 @@ impl<'a> Exchange<'a> {
         &mut self,
         request: RequestBuilder,
     ) -> Result<HttpAnswer, TransportError> {
+        if self.requests > 0 {
+            self.pacer
+                .follow_up()
+                .await
+                .map_err(TransportError::Throttled)?;
+        }
         self.requests += 1;
         let mut answer = self.http.send(request).await;
         if let Ok(a) = &mut answer {

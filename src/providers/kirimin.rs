@@ -33,6 +33,7 @@ use url::Url;
 use super::answer::{HttpAnswer, str_field};
 use super::http::{Exchange, HttpClient, endpoint, json_body, secret_header};
 use super::outcome::{LeftDetail, Outcome};
+use super::pacer::{Pacer, Unpaced};
 use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
@@ -134,15 +135,26 @@ impl Kirimin {
             .header(header::COOKIE, cookie))
     }
 
-    /// One leave attempt, preceded by the owner check unless the policy is `unchecked`.
+    /// Whether a leave looks the group up first (every policy but `unchecked`).
+    pub fn checks_owner(&self) -> bool {
+        self.account.owner_policy != OwnerPolicy::Unchecked
+    }
+
+    /// One leave attempt, preceded by the owner check unless the policy is `unchecked`;
+    /// unpaced (see [`Self::leave_paced`]).
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
+        self.leave_paced(group, &Unpaced).await
+    }
+
+    /// [`Self::leave`], asking `pacer` before each request after the first.
+    pub async fn leave_paced(&self, group: &GroupRef, pacer: &dyn Pacer) -> AttemptReport {
         let cookie = self.cookie.expose_secret();
         // The cookie string, and each cookie's value on its own (a body may echo just that).
         let redactor = cookie
             .split(';')
             .filter_map(|pair| pair.split_once('=').map(|(_, value)| value))
             .fold(Redactor::new(cookie), Redactor::with_part);
-        let mut exchange = Exchange::new(&self.http, redactor);
+        let mut exchange = Exchange::new(&self.http, redactor, pacer);
         let outcome = self.attempt(&mut exchange, group).await;
         exchange.finish(outcome)
     }

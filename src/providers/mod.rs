@@ -13,6 +13,7 @@ pub mod http;
 mod kind;
 pub mod kirimin;
 pub mod outcome;
+pub mod pacer;
 pub mod redact;
 pub mod ryzeapi;
 pub mod wasend;
@@ -28,6 +29,7 @@ pub use self::answer::{AnswerSummary, HttpAnswer, RateLimitInfo};
 pub use self::http::HttpClient;
 pub use self::kind::{Provider, UnknownProvider};
 pub use self::outcome::{HintSource, LeftDetail, Outcome, OutcomeClass, RetryHint};
+pub use self::pacer::{Pacer, Throttled, Unpaced};
 pub use self::redact::{REDACTED, Redactor};
 use crate::config::{AccountKind, AccountSettings, Settings};
 use crate::job::{AccountName, GroupRef, LeaveRequest};
@@ -152,11 +154,25 @@ impl Adapter {
         }
     }
 
+    /// Requests one leave normally takes, to book quota for: 2 for Kirimin with an owner
+    /// check, else 1 (follow-ups after an ambiguous answer are the exception, paced apart).
+    pub fn requests_per_leave(&self) -> u32 {
+        match self {
+            Adapter::Kirimin(a) if a.checks_owner() => 2,
+            _ => 1,
+        }
+    }
+
+    /// Makes the account leave `group`: one attempt, classified, with no pacing.
+    pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
+        self.leave_paced(group, &Unpaced).await
+    }
+
     /// Makes the account leave `group`: one attempt, classified.
     ///
-    /// The caller is responsible for the quota slot of the first request; [`AttemptReport::requests`]
-    /// says how many were sent in all.
-    pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
+    /// The caller is responsible for the quota slot of the first request; every further one
+    /// waits for `pacer`. [`AttemptReport::requests`] says how many were sent in all.
+    pub async fn leave_paced(&self, group: &GroupRef, pacer: &dyn Pacer) -> AttemptReport {
         let span = tracing::info_span!(
             "provider.leave",
             provider = %self.provider(),
@@ -166,10 +182,10 @@ impl Adapter {
             requests = tracing::field::Empty,
         );
         let report = match self {
-            Adapter::GreenApi(a) => a.leave(group).instrument(span.clone()).await,
-            Adapter::Wasend(a) => a.leave(group).instrument(span.clone()).await,
-            Adapter::RyzeApi(a) => a.leave(group).instrument(span.clone()).await,
-            Adapter::Kirimin(a) => a.leave(group).instrument(span.clone()).await,
+            Adapter::GreenApi(a) => a.leave_paced(group, pacer).instrument(span.clone()).await,
+            Adapter::Wasend(a) => a.leave_paced(group, pacer).instrument(span.clone()).await,
+            Adapter::RyzeApi(a) => a.leave_paced(group, pacer).instrument(span.clone()).await,
+            Adapter::Kirimin(a) => a.leave_paced(group, pacer).instrument(span.clone()).await,
         };
         span.record("outcome", report.outcome.class().as_str());
         span.record("requests", report.requests);
@@ -214,6 +230,11 @@ impl Registry {
             });
         }
         Ok(adapter)
+    }
+
+    /// The adapter of `account`, if configured.
+    pub fn adapter(&self, account: &AccountName) -> Option<&Adapter> {
+        self.adapters.get(account)
     }
 
     /// The configured account names.

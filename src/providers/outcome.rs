@@ -110,6 +110,8 @@ pub enum HintSource {
     /// No header: the provider's documented advice (Wasend "about a minute", Kirimin "a few
     /// seconds", RyzeAPI's bridge restart).
     ProviderDefault,
+    /// Not the provider: our own quota held a further request of the attempt back.
+    OwnQuota,
 }
 
 /// The outcome's class, without details: for metrics labels, exit codes and ledger columns.

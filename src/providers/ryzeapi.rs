@@ -33,6 +33,7 @@ use url::Url;
 use super::answer::HttpAnswer;
 use super::http::{Exchange, HttpClient, endpoint, secret_header};
 use super::outcome::{LeftDetail, Outcome};
+use super::pacer::{Pacer, Unpaced};
 use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
@@ -84,8 +85,13 @@ impl RyzeApi {
 
     /// One leave attempt.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
+        self.leave_paced(group, &Unpaced).await
+    }
+
+    /// [`Self::leave`], asking `pacer` before each request after the first.
+    pub async fn leave_paced(&self, group: &GroupRef, pacer: &dyn Pacer) -> AttemptReport {
         let token = self.token.expose_secret();
-        let mut exchange = Exchange::new(&self.http, Redactor::new(token));
+        let mut exchange = Exchange::new(&self.http, Redactor::new(token), pacer);
         let header = match secret_header(token) {
             Ok(h) => h,
             Err(outcome) => return exchange.finish(outcome),

@@ -31,6 +31,7 @@ use url::Url;
 use super::answer::{HttpAnswer, str_field};
 use super::http::{Exchange, HttpClient, endpoint, secret_header};
 use super::outcome::{LeftDetail, Outcome};
+use super::pacer::{Pacer, Unpaced};
 use super::redact::Redactor;
 use super::{AttemptReport, ProviderSettings};
 use crate::job::GroupRef;
@@ -106,7 +107,16 @@ impl Wasend {
 
     /// One leave attempt, with a follow-up request when the answer is ambiguous.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
-        let mut exchange = Exchange::new(&self.http, Redactor::new(self.api_key.expose_secret()));
+        self.leave_paced(group, &Unpaced).await
+    }
+
+    /// [`Self::leave`], asking `pacer` before each request after the first.
+    pub async fn leave_paced(&self, group: &GroupRef, pacer: &dyn Pacer) -> AttemptReport {
+        let mut exchange = Exchange::new(
+            &self.http,
+            Redactor::new(self.api_key.expose_secret()),
+            pacer,
+        );
         let outcome = self.attempt(&mut exchange, group).await;
         exchange.finish(outcome)
     }

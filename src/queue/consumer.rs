@@ -12,6 +12,17 @@ use super::records::{AttemptRecord, DeadInfo, OutcomeRecord};
 use super::{HISTORY_LEN, HISTORY_TTL, Queue, Result, secs, unix_ms};
 use crate::job::LeaveJob;
 
+/// What one promotion pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Promoted {
+    /// Jobs moved to the stream.
+    pub moved: usize,
+    /// When the next delayed job is due (ms, Redis's clock), if one waits.
+    pub next_due_ms: Option<u64>,
+    /// Redis's clock at the pass (ms).
+    pub now_ms: u64,
+}
+
 /// One job handed to this worker: the stream entry it came in and the decoded job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -165,17 +176,34 @@ impl Queue {
         self.scripts.run(&mut self.conn.clone(), &invocation).await
     }
 
-    /// Moves due delayed jobs to the stream, at most [`super::QueueOptions::promote_batch`]
-    /// per call; returns how many moved.
-    pub async fn promote_due(&self, now: SystemTime) -> Result<usize> {
+    /// Moves jobs due by Redis's clock (the clock quota slots are booked on) from the delayed
+    /// set to the stream, at most [`super::QueueOptions::promote_batch`] per call.
+    pub async fn promote_due(&self) -> Result<Promoted> {
+        self.promote(None).await
+    }
+
+    /// [`Queue::promote_due`] as if Redis's clock read `now`.
+    pub async fn promote_due_at(&self, now: SystemTime) -> Result<Promoted> {
+        self.promote(Some(now)).await
+    }
+
+    async fn promote(&self, now: Option<SystemTime>) -> Result<Promoted> {
         let mut invocation = self.scripts.promote.prepare_invoke();
         invocation
             .key(self.keys.delayed())
             .key(self.keys.delayed_jobs())
             .key(self.keys.jobs())
-            .arg(unix_ms(now))
+            .arg(now.map(|t| unix_ms(t).to_string()).unwrap_or_default())
             .arg(self.options.promote_batch);
-        self.scripts.run(&mut self.conn.clone(), &invocation).await
+        let (moved, next, now_ms): (usize, i64, u64) = self
+            .scripts
+            .run(&mut self.conn.clone(), &invocation)
+            .await?;
+        Ok(Promoted {
+            moved,
+            next_due_ms: u64::try_from(next).ok(),
+            now_ms,
+        })
     }
 
     /// Settles `delivery` with its final outcome; with `dead` set, the job also goes to the
@@ -198,6 +226,7 @@ impl Queue {
             .key(self.keys.dead_jobs())
             .key(self.keys.dead_info())
             .key(self.keys.runs())
+            .key(self.keys.account(job.request.account.as_str()))
             .arg(WORKERS_GROUP)
             .arg(&delivery.entry_id)
             .arg(job.id.to_string())
@@ -214,7 +243,8 @@ impl Queue {
             } else {
                 String::new()
             })
-            .arg(unix_ms(SystemTime::now()));
+            .arg(unix_ms(SystemTime::now()))
+            .arg("1");
         let recorded: i64 = self
             .scripts
             .run(&mut self.conn.clone(), &invocation)
@@ -321,6 +351,7 @@ impl Queue {
             .key(self.keys.dead_jobs())
             .key(self.keys.dead_info())
             .key(self.keys.runs())
+            .key(self.keys.account("-"))
             .arg(WORKERS_GROUP)
             .arg(entry_id)
             .arg(&id)
@@ -329,7 +360,8 @@ impl Queue {
             .arg(serde_json::to_string(&outcome)?)
             .arg(serde_json::to_string(&info)?)
             .arg(raw)
-            .arg(unix_ms(SystemTime::now()));
+            .arg(unix_ms(SystemTime::now()))
+            .arg("0");
         tracing::warn!(entry = entry_id, reason = %info.reason, "poison message dead-lettered");
         self.scripts
             .run::<i64>(&mut self.conn.clone(), &invocation)

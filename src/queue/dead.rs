@@ -93,6 +93,7 @@ impl Queue {
                 .key(self.keys.dead_info())
                 .key(self.keys.jobs())
                 .key(self.keys.idem(job.idempotency_key.as_str()))
+                .key(self.keys.account(job.request.account.as_str()))
                 .arg(id)
                 .arg(serde_json::to_string(&job)?)
                 .arg(secs(self.options.pending_ttl));

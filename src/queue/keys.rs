@@ -13,6 +13,10 @@
 //! | `{p}:outcomes` | stream | every final outcome, once per job |
 //! | `{p}:submit` | stream, group `ingest` | the submission contract for other services |
 //! | `{p}:rejected` | stream | submissions that failed validation, with the reason |
+//! | `{p}:booked` | hash | job id → the quota slot (ms) booked for it |
+//! | `{p}:acct:{name}` | hash | an account's shared state: `paused`, `cool`, `tat`, `factor`, `backlog`, counters |
+//! | `{p}:acct:{name}:log` | sorted set | requests granted in the account's current window (ms) |
+//! | `{p}:acct:{name}:parked` | list | payloads of jobs waiting for a paused account |
 //!
 //! Lua scripts touch several of these at once; on Redis Cluster give a hash-tagged prefix
 //! (`{bulkleave}`) so they share a slot.
@@ -87,5 +91,21 @@ impl Keys {
     /// The rejection stream.
     pub fn rejected(&self) -> String {
         self.key("rejected")
+    }
+    /// Slots booked for delayed jobs.
+    pub fn booked(&self) -> String {
+        self.key("booked")
+    }
+    /// An account's shared state.
+    pub fn account(&self, account: &str) -> String {
+        self.key(&format!("acct:{account}"))
+    }
+    /// An account's sliding window of granted requests.
+    pub fn account_log(&self, account: &str) -> String {
+        self.key(&format!("acct:{account}:log"))
+    }
+    /// Jobs parked while an account is paused.
+    pub fn account_parked(&self, account: &str) -> String {
+        self.key(&format!("acct:{account}:parked"))
     }
 }

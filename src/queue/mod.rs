@@ -8,11 +8,16 @@
 //!   [`Queue::release`] (handed back on shutdown). A worker that dies leaves its entries pending;
 //!   after the lease they are claimed by another ([`Queue::reclaim`]). Workers extend the lease
 //!   of what they hold ([`Queue::touch`]).
+//! - **Quotas** are kept here too, shared by the fleet ([`admission`]): a job is admitted
+//!   when its account has a free slot, else booked for the next one; "retry later" cools the
+//!   account down; an account error pauses it and parks its jobs ([`Queue::resume_account`]).
 //! - Every operation costs a constant number of Redis steps per job: no script scans a list,
 //!   promotion of due jobs is bounded per call ([`QueueOptions::promote_batch`]).
 //!
 //! Keys are listed in [`keys`]; scripts live in `src/queue/lua/`.
 
+mod accounts;
+pub mod admission;
 mod consumer;
 mod dead;
 pub mod keys;
@@ -25,7 +30,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-pub use self::consumer::Delivery;
+pub use self::accounts::Resumed;
+pub use self::admission::{Admit, FollowUp, Limits};
+pub use self::consumer::{Delivery, Promoted};
 pub use self::dead::{DeadLetter, Requeued};
 pub use self::keys::Keys;
 pub use self::producer::Enqueued;

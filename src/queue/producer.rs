@@ -58,6 +58,7 @@ impl Queue {
             .key(self.keys.jobs())
             .key(self.keys.delayed())
             .key(self.keys.delayed_jobs())
+            .key(self.keys.account(job.request.account.as_str()))
             .arg(job.id.to_string())
             .arg(payload)
             .arg(run_at_ms)

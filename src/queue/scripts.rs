@@ -1,5 +1,8 @@
 //! The queue's Lua scripts (in `lua/`), and running them by hash with a reload when Redis
 //! forgot them (after a restart or `SCRIPT FLUSH`).
+//!
+//! Scripts cannot call each other, so helpers they share (Redis's clock, the delivery owner
+//! check, the quota window) live in `lua/prelude.lua`, prepended to the scripts that use them.
 
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Pipeline, Script, ScriptInvocation};
@@ -16,18 +19,38 @@ pub(crate) struct Scripts {
     pub release: Script,
     pub requeue: Script,
     pub touch: Script,
+    pub admit: Script,
+    pub follow_up: Script,
+    pub throttle: Script,
+    pub pause: Script,
+    pub resume: Script,
+}
+
+/// A script from `lua/NAME.lua` with the shared prelude in front.
+macro_rules! with_prelude {
+    ($name:literal) => {
+        Script::new(concat!(
+            include_str!("lua/prelude.lua"),
+            include_str!(concat!("lua/", $name, ".lua"))
+        ))
+    };
 }
 
 impl Scripts {
     pub fn new() -> Self {
         Scripts {
             enqueue: Script::new(include_str!("lua/enqueue.lua")),
-            promote: Script::new(include_str!("lua/promote.lua")),
+            promote: with_prelude!("promote"),
             finish: Script::new(include_str!("lua/finish.lua")),
-            retry: Script::new(include_str!("lua/retry.lua")),
-            release: Script::new(include_str!("lua/release.lua")),
+            retry: with_prelude!("retry"),
+            release: with_prelude!("release"),
             requeue: Script::new(include_str!("lua/requeue.lua")),
             touch: Script::new(include_str!("lua/touch.lua")),
+            admit: with_prelude!("admit"),
+            follow_up: with_prelude!("follow_up"),
+            throttle: with_prelude!("throttle"),
+            pause: with_prelude!("pause"),
+            resume: Script::new(include_str!("lua/resume.lua")),
         }
     }
 
@@ -42,6 +65,11 @@ impl Scripts {
             &self.release,
             &self.requeue,
             &self.touch,
+            &self.admit,
+            &self.follow_up,
+            &self.throttle,
+            &self.pause,
+            &self.resume,
         ] {
             pipe.load_script(script).ignore();
         }

@@ -13,7 +13,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_core::backend::BackendConfig;
@@ -28,8 +28,10 @@ use crate::queue::{Delivery, Queue};
 
 /// How long one fetch waits for new jobs (also bounds how fast the fetcher sees a stop).
 const FETCH_BLOCK: Duration = Duration::from_millis(250);
-/// How often due delayed jobs are promoted.
+/// Longest pause between promotions of due delayed jobs.
 const PROMOTE_EVERY: Duration = Duration::from_millis(200);
+/// Shortest pause between promotions (when the next job is due sooner).
+const PROMOTE_MIN_NAP: Duration = Duration::from_millis(2);
 /// Most deliveries read or claimed per call.
 const FETCH_MAX: usize = 256;
 
@@ -264,20 +266,12 @@ async fn maintenance(shared: Arc<Shared>, tx: async_channel::Sender<Delivery>) {
     let reclaim_every = (shared.queue.options().lease / 2).max(Duration::from_millis(100));
     let mut next_reclaim = tokio::time::Instant::now() + reclaim_every;
     let mut cursor = "0-0".to_owned();
+    let mut nap = PROMOTE_EVERY;
     loop {
-        if pause(&shared.stop, PROMOTE_EVERY).await {
+        if pause(&shared.stop, nap).await {
             return;
         }
-        for _ in 0..20 {
-            match shared.queue.promote_due(SystemTime::now()).await {
-                Ok(n) if n == shared.queue.options().promote_batch => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "promoting delayed jobs failed; retrying");
-                    break;
-                }
-            }
-        }
+        nap = promote(&shared).await;
         if tokio::time::Instant::now() < next_reclaim {
             continue;
         }
@@ -302,6 +296,27 @@ async fn maintenance(shared: Arc<Shared>, tx: async_channel::Sender<Delivery>) {
             Err(e) => tracing::warn!(error = %e, "claiming expired leases failed; retrying"),
         }
     }
+}
+
+/// Promotes due delayed jobs; returns how long to sleep before the next pass: until the next
+/// job is due (booked quota slots are kept to the millisecond), at most [`PROMOTE_EVERY`].
+async fn promote(shared: &Shared) -> Duration {
+    for _ in 0..20 {
+        match shared.queue.promote_due().await {
+            Ok(p) if p.moved == shared.queue.options().promote_batch => continue,
+            Ok(p) => {
+                let until_next = p.next_due_ms.map_or(PROMOTE_EVERY, |at| {
+                    Duration::from_millis(at.saturating_sub(p.now_ms))
+                });
+                return until_next.clamp(PROMOTE_MIN_NAP, PROMOTE_EVERY);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "promoting delayed jobs failed; retrying");
+                break;
+            }
+        }
+    }
+    PROMOTE_EVERY
 }
 
 async fn heartbeat(shared: Arc<Shared>) {

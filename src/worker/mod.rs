@@ -14,6 +14,7 @@
 mod backend;
 mod held;
 pub mod ingest;
+mod pacer;
 mod process;
 
 use std::future::Future;
@@ -22,10 +23,10 @@ use std::sync::Arc;
 use apalis::prelude::*;
 
 pub use self::held::Held;
-pub use self::process::{Processor, Settled};
+pub use self::process::{AccountPolicy, Processor, Settled, account_policies};
 use crate::config::Settings;
+use crate::providers::HttpClient;
 use crate::providers::http::ClientOptions;
-use crate::providers::{HttpClient, Registry};
 use crate::queue::Queue;
 
 /// Errors starting or running the pool.
@@ -68,13 +69,13 @@ pub async fn run(
     })?;
     let consumer = consumer_name();
     let held = Arc::new(Held::default());
-    let processor = Arc::new(Processor {
-        registry: Registry::new(&http, settings),
-        queue: queue.clone(),
-        policy: settings.retry,
-        consumer: consumer.clone(),
-        held: held.clone(),
-    });
+    let processor = Arc::new(Processor::new(
+        &http,
+        settings,
+        queue.clone(),
+        consumer.clone(),
+        held.clone(),
+    ));
     let concurrency = usize::try_from(settings.worker.concurrency)
         .unwrap_or(1)
         .max(1);

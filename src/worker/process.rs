@@ -1,6 +1,8 @@
-//! Running one job: route to the account's adapter, call the provider, let the retry policy
-//! decide, and settle the delivery accordingly (finish, retry or dead-letter).
+//! Running one job: route to the account's adapter, pass the account's quota (admission),
+//! call the provider, let the retry policy decide, and settle the delivery accordingly
+//! (finish, retry, cool the account down, pause it, or dead-letter).
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -10,10 +12,11 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::held::Held;
-
-use crate::job::LeaveJob;
-use crate::providers::{AttemptReport, Registry};
-use crate::queue::{AttemptRecord, DeadInfo, Delivery, OutcomeRecord, Queue};
+use super::pacer::FleetPacer;
+use crate::config::Settings;
+use crate::job::{AccountName, LeaveJob};
+use crate::providers::{AttemptReport, HttpClient, Outcome, Registry};
+use crate::queue::{Admit, AttemptRecord, DeadInfo, Delivery, Limits, OutcomeRecord, Queue};
 use crate::retry::{Decision, RetryPolicy};
 
 /// How a delivery was settled.
@@ -29,23 +32,75 @@ pub enum Settled {
     Duplicate,
     /// The delivery's lease ran out and another worker owns it now; its attempt counts.
     Superseded,
+    /// Not run: the account had no free slot; one is booked and the job waits for it.
+    Booked,
+    /// The provider said "retry later": the account cools down, the job waits after it.
+    Throttled,
+    /// The account is paused (now, or since before): the job is parked with it.
+    Parked,
 }
 
-/// What every job needs: the adapters, the queue, the policy, and who is running it.
+/// One account's policies, resolved from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AccountPolicy {
+    /// Its quota and how it is spent.
+    pub limits: Limits,
+    /// Its provider's retry policy.
+    pub retry: RetryPolicy,
+}
+
+/// What every job needs: the adapters, the queue, the policies, and who is running it.
 pub struct Processor {
-    /// Adapters by account.
-    pub registry: Registry,
-    /// The queue.
-    pub queue: Queue,
-    /// The retry policy.
-    pub policy: RetryPolicy,
-    /// This process's consumer name (deliveries are settled only by their owner).
-    pub consumer: String,
-    /// The deliveries this process holds (to mark the ones that started).
-    pub held: Arc<Held>,
+    registry: Registry,
+    queue: Queue,
+    policies: BTreeMap<AccountName, AccountPolicy>,
+    consumer: String,
+    held: Arc<Held>,
+}
+
+/// The policies of every configured account.
+pub fn account_policies(
+    settings: &Settings,
+    registry: &Registry,
+) -> BTreeMap<AccountName, AccountPolicy> {
+    settings
+        .accounts
+        .iter()
+        .map(|(name, account)| {
+            let provider = settings.providers.get(account.provider());
+            let cost = registry.adapter(name).map_or(1, |a| a.requests_per_leave());
+            let policy = AccountPolicy {
+                limits: Limits {
+                    quota: settings.quota(account),
+                    policy: provider.pacing,
+                    cost,
+                },
+                retry: provider.retry,
+            };
+            (name.clone(), policy)
+        })
+        .collect()
 }
 
 impl Processor {
+    /// A processor for the accounts in `settings`, settling deliveries as `consumer`.
+    pub fn new(
+        http: &HttpClient,
+        settings: &Settings,
+        queue: Queue,
+        consumer: String,
+        held: Arc<Held>,
+    ) -> Self {
+        let registry = Registry::new(http, settings);
+        Processor {
+            policies: account_policies(settings, &registry),
+            registry,
+            queue,
+            consumer,
+            held,
+        }
+    }
+
     /// Runs `delivery`'s job once and settles the delivery.
     pub async fn process(&self, delivery: &Delivery) -> crate::queue::Result<Settled> {
         let job = &delivery.job;
@@ -69,14 +124,32 @@ impl Processor {
                 );
                 return self.dead_letter(delivery, job.clone(), reason, None).await;
             }
-            let adapter = match self.registry.route(&job.request) {
-                Ok(adapter) => adapter,
+            let routed = self.registry.route(&job.request).map(|adapter| {
+                let policy = self.policies.get(&job.request.account).copied();
+                (adapter, policy.unwrap_or_else(|| unreachable_policy(job)))
+            });
+            let (adapter, policy) = match routed {
+                Ok(routed) => routed,
                 Err(e) => {
                     let reason = format!("cannot run on this worker: {e}");
                     return self.dead_letter(delivery, job.clone(), reason, None).await;
                 }
             };
-            let report = match AssertUnwindSafe(adapter.leave(&job.request.group))
+            loop {
+                match self.queue.admit(&self.consumer, delivery, &policy.limits).await? {
+                    Admit::Go => break,
+                    Admit::Wait(wait) => tokio::time::sleep(wait).await,
+                    Admit::Booked { .. } => return Ok(Settled::Booked),
+                    Admit::Parked => return Ok(Settled::Parked),
+                    Admit::Lost => return Ok(Settled::Superseded),
+                }
+            }
+            let pacer = FleetPacer {
+                queue: &self.queue,
+                job,
+                limits: &policy.limits,
+            };
+            let report = match AssertUnwindSafe(adapter.leave_paced(&job.request.group, &pacer))
                 .catch_unwind()
                 .await
             {
@@ -84,10 +157,12 @@ impl Processor {
                 Err(panic) => panicked(panic.as_ref()),
             };
             tracing::Span::current().record("outcome", report.outcome.class().as_str());
+            let rate_limited = matches!(report.outcome, Outcome::RetryLater { .. })
+                && report.answer.as_ref().is_some_and(|a| a.status == 429);
             let mut next = job.clone();
-            match self
-                .policy
-                .decide(&mut next, &report.outcome, SystemTime::now())
+            match policy
+                .retry
+                .decide(&mut next, &report.outcome, rate_limited, SystemTime::now())
             {
                 Decision::Done => {
                     let record = OutcomeRecord::new(
@@ -112,6 +187,39 @@ impl Processor {
                         .await?;
                     Ok(if scheduled {
                         Settled::Retry
+                    } else {
+                        Settled::Superseded
+                    })
+                }
+                Decision::Throttle { wait, rate_limited } => {
+                    let failure = AttemptRecord::of(&report);
+                    let at = self
+                        .queue
+                        .throttle(
+                            &self.consumer,
+                            delivery,
+                            &next,
+                            wait,
+                            rate_limited,
+                            &failure,
+                            &policy.limits,
+                        )
+                        .await?;
+                    Ok(if at.is_some() {
+                        Settled::Throttled
+                    } else {
+                        Settled::Superseded
+                    })
+                }
+                Decision::PauseAccount(reason) => {
+                    tracing::warn!(reason = %reason, "account paused: its jobs wait until it is resumed");
+                    let failure = AttemptRecord::of(&report);
+                    let parked = self
+                        .queue
+                        .pause_account(&self.consumer, delivery, &next, &reason, &failure)
+                        .await?;
+                    Ok(if parked {
+                        Settled::Parked
                     } else {
                         Settled::Superseded
                     })
@@ -154,6 +262,20 @@ impl Processor {
         } else {
             Settled::Duplicate
         })
+    }
+}
+
+/// Every routed account has policies (both come from the same settings); should that ever
+/// not hold, the job runs under the defaults rather than not at all.
+fn unreachable_policy(job: &LeaveJob) -> AccountPolicy {
+    tracing::error!(account = %job.request.account, "no policy for a routed account; using defaults");
+    AccountPolicy {
+        limits: Limits {
+            quota: job.request.provider.default_quota(),
+            policy: crate::quota::QuotaPolicy::default(),
+            cost: 1,
+        },
+        retry: RetryPolicy::default(),
     }
 }
 

@@ -175,6 +175,8 @@ pub fn worker_env(
         ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
         ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
         ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
+        // Far above what a test sends: these tests are about the queue, not the quota.
+        ("BULKLEAVE__ACCOUNTS__W__QUOTA", "100000/s"),
         ("W_KEY", CANARY),
     ]
     .into_iter()

@@ -1,5 +1,5 @@
 -- Enqueue one job unless its idempotency key is taken.
--- KEYS: 1 idem key, 2 jobs stream, 3 delayed zset, 4 delayed payload hash
+-- KEYS: 1 idem key, 2 jobs stream, 3 delayed zset, 4 delayed payload hash, 5 account hash
 -- ARGV: 1 job id, 2 payload (job JSON), 3 run_at ms (0: now), 4 pending TTL seconds
 -- Returns nil when enqueued, else the value held by the idempotency key (the other job).
 local taken = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4])
@@ -12,4 +12,5 @@ if ARGV[3] ~= '0' then
 else
   redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'job', ARGV[2])
 end
+redis.call('HINCRBY', KEYS[5], 'backlog', 1)
 return false

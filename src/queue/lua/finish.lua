@@ -1,9 +1,10 @@
 -- Record a job's final outcome once and remove its delivery.
 -- KEYS: 1 jobs stream, 2 idem key, 3 outcomes stream, 4 history list,
---       5 dead zset, 6 dead job hash, 7 dead info hash, 8 runs hash
+--       5 dead zset, 6 dead job hash, 7 dead info hash, 8 runs hash, 9 account hash
 -- ARGV: 1 group, 2 entry id ('' for none), 3 job id, 4 done TTL seconds, 5 outcomes max len,
 --       6 outcome JSON, 7 dead-letter info JSON ('' when not dead-lettered),
---       8 job payload for the dead-letter set, 9 now ms
+--       8 job payload for the dead-letter set, 9 now ms, 10 '1' to count the job off its
+--       account's backlog
 -- Returns 1 when recorded, 0 when this job's outcome was already recorded (a duplicate delivery).
 -- A real result is recorded whichever consumer owns the delivery now: it is what the provider
 -- said, and the first result wins.
@@ -28,4 +29,7 @@ if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[7], ARGV[3], ARGV[7])
 end
 redis.call('DEL', KEYS[4])
+if ARGV[10] == '1' and redis.call('HINCRBY', KEYS[9], 'backlog', -1) < 0 then
+  redis.call('HSET', KEYS[9], 'backlog', 0)
+end
 return 1

@@ -1,8 +1,13 @@
 -- Move up to ARGV[2] due jobs from the delayed set to the jobs stream (bounded: no unpack of
 -- an unbounded list, cost per job constant).
 -- KEYS: 1 delayed zset, 2 delayed payload hash, 3 jobs stream
--- ARGV: 1 now ms, 2 limit
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+-- ARGV: 1 now ms ('' for Redis's clock, which booked slots are measured on), 2 limit
+-- Returns {moved, the next job's run-at in ms (-1 when none waits), now ms}.
+local now = now_ms()
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(ids) do
   local payload = redis.call('HGET', KEYS[2], id)
   if payload then
@@ -11,4 +16,5 @@ for _, id in ipairs(ids) do
   end
   redis.call('ZREM', KEYS[1], id)
 end
-return #ids
+local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#ids, next[2] and math.ceil(tonumber(next[2])) or -1, now}

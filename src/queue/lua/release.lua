@@ -3,8 +3,7 @@
 -- KEYS: 1 jobs stream, 2 runs hash
 -- ARGV: 1 group, 2 entry id, 3 job id, 4 payload, 5 consumer, 6 started ('1' if the job ran)
 -- Returns 1 when handed back, 0 when the delivery belongs to another consumer or was settled.
-local owner = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #owner == 0 or owner[1][2] ~= ARGV[5] then
+if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
   return 0
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

@@ -4,8 +4,7 @@
 -- ARGV: 1 group, 2 entry id, 3 job id, 4 run_at ms, 5 new payload, 6 history entry JSON,
 --       7 history length kept, 8 history TTL seconds, 9 consumer, 10 pending TTL seconds
 -- Returns 1 when scheduled, 0 when the delivery belongs to another consumer or was settled.
-local owner = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #owner == 0 or owner[1][2] ~= ARGV[9] then
+if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[9]) then
   return 0
 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])

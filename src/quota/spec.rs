@@ -1,8 +1,8 @@
-//! Quotas: how many requests an account may send per period, written `N/period`.
+//! The quota type: how many requests an account may send per period, written `N/period`.
 //!
 //! `10/min`, `100/min`, `10/s`, `5/30s`, `1000/h`: a count, a slash, and a period that is a
 //! unit (`s`, `sec`, `second`, `m`, `min`, `minute`, `h`, `hour`) or any duration `humantime`
-//! reads (`30s`, `1m 30s`). Enforcement lives with the worker; this module only defines the type.
+//! reads (`30s`, `1m 30s`).
 
 use std::fmt;
 use std::num::NonZeroU32;

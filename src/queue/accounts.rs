@@ -1,0 +1,92 @@
+//! Accounts as the fleet shares them: their state for operators (`bulkleave account list`)
+//! and resuming a paused one (`bulkleave account resume NAME`).
+
+use super::{Queue, Result};
+use crate::quota::{AccountStatus, RateFactor};
+
+/// Parked jobs moved back to the stream per script call while resuming.
+const RESUME_BATCH: usize = 500;
+
+/// What resuming an account did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Resumed {
+    /// Whether the account was paused.
+    pub was_paused: bool,
+    /// Parked jobs put back in the queue.
+    pub requeued: u64,
+}
+
+impl Queue {
+    /// `account`'s shared state now.
+    pub async fn account_status(&self, account: &str) -> Result<AccountStatus> {
+        let mut conn = self.conn.clone();
+        let log = self.keys.account_log(account);
+        let ((secs, micros), fields, parked, in_window): (
+            (u64, u64),
+            std::collections::HashMap<String, String>,
+            u64,
+            u64,
+        ) = redis::pipe()
+            .cmd("TIME")
+            .cmd("HGETALL")
+            .arg(self.keys.account(account))
+            .cmd("LLEN")
+            .arg(self.keys.account_parked(account))
+            .cmd("ZCARD")
+            .arg(&log)
+            .query_async(&mut conn)
+            .await?;
+        let num = |k: &str| fields.get(k).and_then(|v| v.parse::<f64>().ok());
+        let ms = |k: &str| num(k).map(|v| v.max(0.0).ceil() as u64);
+        let count = |k: &str| ms(k).unwrap_or(0);
+        let now_ms = secs * 1000 + micros / 1000;
+        Ok(AccountStatus {
+            paused: fields.get("paused").cloned(),
+            paused_at_ms: ms("paused_at"),
+            cooldown_until_ms: ms("cool").filter(|&c| c > now_ms),
+            cooldown_reason: ms("cool")
+                .filter(|&c| c > now_ms)
+                .and(fields.get("cool_reason").cloned()),
+            factor: RateFactor {
+                at_decrease: num("factor").unwrap_or(1.0),
+                decreased_at_ms: ms("dec_at"),
+            },
+            backlog: count("backlog"),
+            parked,
+            in_window,
+            sent: count("sent"),
+            throttled: count("throttled"),
+            booked_until_ms: ms("tat").filter(|&t| t > now_ms),
+            now_ms,
+        })
+    }
+
+    /// Lifts `account`'s pause (and any cooldown) and puts its parked jobs back in the queue.
+    pub async fn resume_account(&self, account: &str) -> Result<Resumed> {
+        let mut conn = self.conn.clone();
+        let mut first = true;
+        let mut resumed = Resumed {
+            was_paused: false,
+            requeued: 0,
+        };
+        loop {
+            let mut invocation = self.scripts.resume.prepare_invoke();
+            invocation
+                .key(self.keys.account(account))
+                .key(self.keys.account_parked(account))
+                .key(self.keys.jobs())
+                .arg(RESUME_BATCH)
+                .arg(if first { "1" } else { "0" });
+            let (was, moved, left): (u8, u64, u64) =
+                self.scripts.run(&mut conn, &invocation).await?;
+            if first {
+                resumed.was_paused = was == 1;
+                first = false;
+            }
+            resumed.requeued += moved;
+            if left == 0 || moved == 0 {
+                return Ok(resumed);
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+-- Admission: may this delivery's job send its request now, within its account's quota as the
+-- whole fleet spends it? Decides and settles the delivery in one step (src/queue/admission.rs).
+-- KEYS: 1 jobs stream, 2 delayed zset, 3 delayed payload hash, 4 account hash, 5 account log,
+--       6 account parked list, 7 booked hash, 8 runs hash, 9 idem key
+-- ARGV: 1 group, 2 entry id, 3 job id, 4 payload, 5 consumer, 6 quota count, 7 period ms,
+--       8 headroom, 9 cost (requests the job needs), 10 inline wait ms, 11 AIMD increase,
+--       12 pending TTL seconds
+-- Returns {code, n}: {0, 0} go (a request is granted); {1, at} a slot is booked and the job
+-- waits in the delayed set until `at` (ms); {2, 0} parked (the account is paused); {3, ms} its
+-- slot comes within the inline wait: sleep `ms`, then ask again; {-1, 0} the delivery is
+-- another consumer's now.
+local now = now_ms()
+local job = ARGV[3]
+local st = redis.call('HMGET', KEYS[4], 'paused', 'cool', 'tat', 'factor', 'dec_at')
+
+local function leave_stream()
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  redis.call('HDEL', KEYS[8], job)
+end
+
+if st[1] then
+  if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
+    return {-1, 0}
+  end
+  leave_stream()
+  redis.call('HDEL', KEYS[7], job)
+  redis.call('RPUSH', KEYS[6], ARGV[4])
+  return {2, 0}
+end
+
+local period = tonumber(ARGV[7])
+local window = period * (1 + tonumber(ARGV[8]))
+local n = per_window(tonumber(ARGV[6]), factor_now(st[4], st[5], period, tonumber(ARGV[11]), now))
+local step = window / n * tonumber(ARGV[9])
+local inline = tonumber(ARGV[10])
+local cool = tonumber(st[2] or '0')
+local tat = tonumber(st[3] or '0')
+
+-- Wait in the delayed set until `at`; the job keeps its booking.
+local function defer(at)
+  if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
+    return {-1, 0}
+  end
+  leave_stream()
+  redis.call('HSET', KEYS[3], job, ARGV[4])
+  redis.call('ZADD', KEYS[2], at, job)
+  if redis.call('GET', KEYS[9]) == job then
+    redis.call('EXPIRE', KEYS[9], tonumber(ARGV[12]) + math.ceil((at - now) / 1000))
+  end
+  return {1, math.ceil(at)}
+end
+
+-- Book `at` for the job (the line moves on by its cost) and wait for it.
+local function book(at)
+  redis.call('HSET', KEYS[7], job, at)
+  redis.call('HSET', KEYS[4], 'tat', math.max(tat, at) + step)
+  if at - now <= inline then
+    return {3, math.ceil(at - now)}
+  end
+  return defer(at)
+end
+
+local booked = redis.call('HGET', KEYS[7], job)
+local slot = booked and tonumber(booked)
+if slot then
+  if cool > math.max(slot, now) then
+    -- The account cools down past the booked slot: to the back of the line, after it.
+    return book(math.max(tat, cool))
+  end
+  if slot - now > inline then
+    return defer(slot)
+  end
+  if slot > now then
+    return {3, math.ceil(slot - now)}
+  end
+else
+  local start = math.max(now, tat, cool)
+  if start > now then
+    return book(start)
+  end
+  redis.call('HSET', KEYS[4], 'tat', now + step)
+end
+
+-- Its turn has come: the window decides (it holds however late or early requests really went).
+local free = room_at(KEYS[5], n, window, now)
+if free > now then
+  if free - now <= inline then
+    redis.call('HSET', KEYS[7], job, free)
+    return {3, math.ceil(free - now)}
+  end
+  return book(math.max(free, tat, cool))
+end
+redis.call('HDEL', KEYS[7], job)
+grant(KEYS[4], KEYS[5], job, window, now)
+return {0, 0}

@@ -1,0 +1,47 @@
+-- Helpers prepended to the scripts that need them (see src/queue/scripts.rs): Redis scripts
+-- cannot call each other, so the shared parts live here once.
+
+-- Redis's clock in ms: one clock for the whole fleet, whatever the workers' clocks say.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Is delivery `entry` of `stream` still pending for `consumer`?
+local function owns(stream, group, entry, consumer)
+  local owner = redis.call('XPENDING', stream, group, entry, entry, 1)
+  return #owner == 1 and owner[1][2] == consumer
+end
+
+-- The AIMD factor in force at `now` (src/quota/policy.rs: Aimd::current).
+local function factor_now(stored, decreased_at, period, increase, now)
+  if not decreased_at then
+    return 1
+  end
+  local calm = math.floor((now - tonumber(decreased_at)) / period)
+  return math.min(1, (tonumber(stored) or 1) + increase * calm)
+end
+
+-- Requests per window at `factor`, never below one (src/quota/policy.rs: Pace::new).
+local function per_window(count, factor)
+  return math.max(1, math.floor(count * factor + 1e-9))
+end
+
+-- When the window `log` (scores: grant times) has room for one more of `n` per `window`.
+local function room_at(log, n, window, now)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
+  local used = redis.call('ZCARD', log)
+  if used < n then
+    return now
+  end
+  local blocker = redis.call('ZRANGE', log, used - n, used - n, 'WITHSCORES')
+  return tonumber(blocker[2]) + window
+end
+
+-- Records a grant at `now` in `log`, counted in the account hash `account`.
+local function grant(account, log, job, window, now)
+  local seq = redis.call('HINCRBY', account, 'sent', 1)
+  redis.call('ZADD', log, now, job .. ':' .. seq)
+  redis.call('PEXPIRE', log, math.ceil(window) + 1000)
+end
+

@@ -1,0 +1,56 @@
+//! The fleet-wide [`Pacer`] for an attempt's further requests: each asks the account's shared
+//! window in Redis, waiting in place up to the provider's `pacing.follow_up_wait`.
+
+use std::time::{Duration, SystemTime};
+
+use futures_util::future::BoxFuture;
+
+use crate::job::LeaveJob;
+use crate::providers::{Pacer, Throttled};
+use crate::queue::{FollowUp, Limits, Queue};
+
+/// Paces one attempt's follow-ups.
+pub(super) struct FleetPacer<'a> {
+    pub queue: &'a Queue,
+    pub job: &'a LeaveJob,
+    pub limits: &'a Limits,
+}
+
+impl Pacer for FleetPacer<'_> {
+    fn follow_up(&self) -> BoxFuture<'_, Result<(), Throttled>> {
+        Box::pin(async move {
+            let mut waited = Duration::ZERO;
+            loop {
+                let wait = match self.queue.follow_up(self.job, self.limits).await {
+                    Ok(FollowUp::Go) => return Ok(()),
+                    Ok(FollowUp::Paused) => {
+                        return Err(Throttled {
+                            not_before: SystemTime::now(),
+                            reason: "the account was paused during the attempt".into(),
+                        });
+                    }
+                    Ok(FollowUp::Wait(wait)) => wait,
+                    Err(e) => {
+                        return Err(Throttled {
+                            not_before: SystemTime::now() + Duration::from_secs(1),
+                            reason: format!("the quota could not be checked: {e}"),
+                        });
+                    }
+                };
+                if waited + wait > self.limits.policy.follow_up_wait {
+                    return Err(Throttled {
+                        not_before: SystemTime::now() + wait,
+                        reason: format!(
+                            "the account's quota has no room for a follow-up request for {}",
+                            humantime::format_duration(Duration::from_millis(
+                                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+                            ))
+                        ),
+                    });
+                }
+                tokio::time::sleep(wait).await;
+                waited += wait;
+            }
+        })
+    }
+}
