@@ -291,3 +291,51 @@ fn unreadable_file_is_a_read_error_naming_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn retry_and_pacing_policies_layer_global_then_per_provider() {
+    let s = load_with_env(
+        None,
+        &env(&[
+            ("BULKLEAVE__RETRY__MAX_ATTEMPTS", "7"),
+            ("BULKLEAVE__RETRY__MAX_THROTTLED_FOR", "2h"),
+            ("BULKLEAVE__PROVIDERS__WASEND__RETRY__MAX_ATTEMPTS", "3"),
+            ("BULKLEAVE__PACING__AIMD_DECREASE", "0.7"),
+            ("BULKLEAVE__PROVIDERS__GREEN_API__PACING__HEADROOM", "0.05"),
+            ("BULKLEAVE__PROVIDERS__GREEN_API__PACING__INLINE_WAIT", "0"),
+        ]),
+    )
+    .unwrap();
+    let green = s.providers.get(Provider::GreenApi);
+    let wasend = s.providers.get(Provider::Wasend);
+    assert_eq!(green.retry.max_attempts, 7);
+    assert_eq!(wasend.retry.max_attempts, 3);
+    assert_eq!(wasend.retry.max_throttled_for, Duration::from_secs(7200));
+    assert_eq!(green.pacing.headroom, 0.05);
+    assert_eq!(green.pacing.inline_wait, Duration::ZERO);
+    assert_eq!(wasend.pacing.headroom, bulkleave::quota::DEFAULT_HEADROOM);
+    assert_eq!(wasend.pacing.aimd.decrease, 0.7);
+    assert_eq!(green.pacing.aimd.decrease, 0.7);
+
+    let got = problems(load_with_env(
+        None,
+        &env(&[
+            ("BULKLEAVE__PROVIDERS__KIRIMIN__PACING__HEADROOM", "2"),
+            ("BULKLEAVE__PROVIDERS__KIRIMIN__PACING__INLINE_WAIT", "5s"),
+            ("BULKLEAVE__PACING__AIMD_FLOOR", "0"),
+            ("BULKLEAVE__PROVIDERS__RYZEAPI__RETRY__BASE_DELAY", "10m"),
+            ("BULKLEAVE__PROVIDERS__RYZEAPI__RETRY__MAX_DELAY", "1m"),
+        ]),
+    ));
+    for want in [
+        "providers.kirimin.pacing.headroom: must be between 0 and 0.5",
+        "providers.kirimin.pacing.inline_wait: must be at most 1s",
+        "pacing.aimd_floor: must be between 0.01 and 1",
+        "providers.ryzeapi.retry.base_delay: must not exceed providers.ryzeapi.retry.max_delay",
+    ] {
+        assert!(
+            got.iter().any(|p| p == want),
+            "missing {want:?} in {got:#?}"
+        );
+    }
+}

@@ -27,6 +27,26 @@ fn provider_table(which: Provider, p: &ProviderConfig) -> Table {
     t.insert("base_url".into(), s(base));
     t.insert("request_timeout".into(), duration(p.api.request_timeout));
     t.insert("quota".into(), s(p.quota));
+    let r = &p.retry;
+    let mut retry = Table::new();
+    retry.insert(
+        "max_attempts".into(),
+        Value::Integer(i64::from(r.max_attempts)),
+    );
+    retry.insert("base_delay".into(), duration(r.base_delay));
+    retry.insert("max_delay".into(), duration(r.max_delay));
+    retry.insert("max_hint".into(), duration(r.max_hint));
+    retry.insert("max_throttled_for".into(), duration(r.max_throttled_for));
+    t.insert("retry".into(), Value::Table(retry));
+    let q = &p.pacing;
+    let mut pacing = Table::new();
+    pacing.insert("headroom".into(), Value::Float(q.headroom));
+    pacing.insert("inline_wait".into(), duration(q.inline_wait));
+    pacing.insert("follow_up_wait".into(), duration(q.follow_up_wait));
+    pacing.insert("aimd_decrease".into(), Value::Float(q.aimd.decrease));
+    pacing.insert("aimd_increase".into(), Value::Float(q.aimd.increase));
+    pacing.insert("aimd_floor".into(), Value::Float(q.aimd.floor));
+    t.insert("pacing".into(), Value::Table(pacing));
     t
 }
 
