@@ -56,7 +56,7 @@ local function book(at)
   redis.call('HSET', KEYS[7], job, at)
   redis.call('HSET', KEYS[4], 'tat', math.max(tat, at) + step)
   if at - now <= inline then
-    return {3, math.ceil(at - now)}
+    return {3, math.max(1, math.ceil(at - now))}
   end
   return defer(at)
 end
@@ -71,15 +71,16 @@ if slot then
   if slot - now > inline then
     return defer(slot)
   end
-  if slot > now then
+  if slot - now >= 1 then
     return {3, math.ceil(slot - now)}
   end
 else
+  -- Less than a millisecond ahead counts as now (no one sleeps for less).
   local start = math.max(now, tat, cool)
-  if start > now then
+  if start - now >= 1 then
     return book(start)
   end
-  redis.call('HSET', KEYS[4], 'tat', now + step)
+  redis.call('HSET', KEYS[4], 'tat', start + step)
 end
 
 -- Its turn has come: the window decides (it holds however late or early requests really went).
@@ -87,7 +88,7 @@ local free = room_at(KEYS[5], n, window, now)
 if free > now then
   if free - now <= inline then
     redis.call('HSET', KEYS[7], job, free)
-    return {3, math.ceil(free - now)}
+    return {3, math.max(1, math.ceil(free - now))}
   end
   return book(math.max(free, tat, cool))
 end

@@ -9,7 +9,7 @@ if st[1] then
   return -1
 end
 local cool = tonumber(st[2] or '0')
-if cool > now then
+if cool - now >= 1 then
   return math.ceil(cool - now)
 end
 local period = tonumber(ARGV[3])

@@ -8,7 +8,7 @@ if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
   return 0
 end
 redis.call('HSET', KEYS[2], 'paused', ARGV[6])
-redis.call('HSETNX', KEYS[2], 'paused_at', now_ms())
+redis.call('HSETNX', KEYS[2], 'paused_at', math.floor(now_ms()))
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('RPUSH', KEYS[3], ARGV[4])

@@ -1,10 +1,11 @@
 -- Helpers prepended to the scripts that need them (see src/queue/scripts.rs): Redis scripts
 -- cannot call each other, so the shared parts live here once.
 
--- Redis's clock in ms: one clock for the whole fleet, whatever the workers' clocks say.
+-- Redis's clock in ms (with a fraction: slots of fast quotas are less than a ms apart): one
+-- clock for the whole fleet, whatever the workers' clocks say.
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 end
 
 -- Is delivery `entry` of `stream` still pending for `consumer`?

@@ -17,4 +17,4 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
 end
 local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {#ids, next[2] and math.ceil(tonumber(next[2])) or -1, now}
+return {#ids, next[2] and math.ceil(tonumber(next[2])) or -1, math.floor(now)}
