@@ -54,7 +54,6 @@ impl Queue {
             backlog: count("backlog"),
             parked,
             in_window,
-            sent: count("sent"),
             throttled: count("throttled"),
             booked_until_ms: ms("tat").filter(|&t| t > now_ms),
             now_ms,

@@ -25,8 +25,6 @@ pub struct AccountStatus {
     pub parked: u64,
     /// Requests granted in the current window.
     pub in_window: u64,
-    /// Requests granted so far.
-    pub sent: u64,
     /// "Retry later" answers so far (429s and outages).
     pub throttled: u64,
     /// The next free slot (ms): jobs are booked up to here.

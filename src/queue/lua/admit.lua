@@ -92,6 +92,8 @@ if free > now then
   end
   return book(math.max(free, tat, cool))
 end
-redis.call('HDEL', KEYS[7], job)
-grant(KEYS[4], KEYS[5], job, window, now)
+if slot then
+  redis.call('HDEL', KEYS[7], job)
+end
+grant(KEYS[5], job, now)
 return {0, 0}

@@ -19,5 +19,5 @@ local free = room_at(KEYS[2], n, window, now)
 if free > now then
   return math.max(1, math.ceil(free - now))
 end
-grant(KEYS[1], KEYS[2], ARGV[1], window, now)
+grant(KEYS[2], ARGV[1], now)
 return 0

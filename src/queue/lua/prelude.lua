@@ -39,10 +39,9 @@ local function room_at(log, n, window, now)
   return tonumber(blocker[2]) + window
 end
 
--- Records a grant at `now` in `log`, counted in the account hash `account`.
-local function grant(account, log, job, window, now)
-  local seq = redis.call('HINCRBY', account, 'sent', 1)
-  redis.call('ZADD', log, now, job .. ':' .. seq)
-  redis.call('PEXPIRE', log, math.ceil(window) + 1000)
+-- Records a grant at `now` (ms, with microseconds) in `log`. The log needs no expiry: every
+-- admission prunes it, and it never holds more than one window's grants.
+local function grant(log, job, now)
+  redis.call('ZADD', log, now, job .. '@' .. now)
 end
 

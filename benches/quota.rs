@@ -1,0 +1,232 @@
+//! Quota precision and fairness across a fleet: three `bulkleave worker` processes on one
+//! Redis drive the provider simulator, which enforces each account's quota itself and records
+//! every arrival.
+//!
+//! ```text
+//! cargo bench --bench quota -- [--seconds 60] [--runs 3] [--fast 50/s] [--slow 5/s]
+//! ```
+//!
+//! Each run has two phases on fresh keys:
+//! 1. **reference**: the fast account alone, with a backlog larger than the phase can drain;
+//! 2. **shared**: the fast account again, next to the slow account with its own large backlog.
+//!
+//! Reported per account (median of the runs): achieved rate between its first and last
+//! accepted request as a share of its quota, the busiest sliding window of the quota's period
+//! and its excess over the quota, and the 429s the simulator had to send. The fast account's
+//! shared/reference ratio shows whether the slow account's backlog slowed it.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bulkleave::config::{RedisSettings, SecretUrl};
+use bulkleave::job::{LeaveJob, LeaveRequest};
+use bulkleave::queue::{Queue, QueueOptions};
+use bulkleave::quota::Quota;
+use bulkleave::simulator::{AccountReport, SimAccount, Simulator, SimulatorConfig};
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+const WORKERS: usize = 3;
+
+struct Args {
+    seconds: u64,
+    runs: usize,
+    fast: Quota,
+    slow: Quota,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        seconds: 60,
+        runs: 3,
+        fast: "50/s".parse().expect("quota"),
+        slow: "5/s".parse().expect("quota"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match arg.as_str() {
+            "--seconds" => a.seconds = value().parse().unwrap_or(60),
+            "--runs" => a.runs = value().parse().unwrap_or(3),
+            "--fast" => a.fast = value().parse().expect("--fast: a quota such as 50/s"),
+            "--slow" => a.slow = value().parse().expect("--slow: a quota such as 5/s"),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+fn drop_prefix(prefix: &str) {
+    let mut conn = redis::Client::open(REDIS)
+        .expect("url")
+        .get_connection()
+        .expect("redis up");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: () = redis::cmd("DEL").arg(chunk).query(&mut conn).unwrap_or(());
+    }
+}
+
+/// Jobs for `account` (a Green API account) beyond what `seconds` at `quota` can drain.
+fn backlog(account: &str, quota: Quota, seconds: u64, offset: u64) -> Vec<LeaveJob> {
+    let n = (quota.per_second_f64() * seconds as f64 * 1.5) as u64 + 100;
+    (0..n)
+        .map(|i| {
+            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + offset + i);
+            LeaveJob::new(LeaveRequest::parse("green_api", account, &group).expect("valid"))
+        })
+        .collect()
+}
+
+fn worker_env(prefix: &str, sim: &Simulator, a: &Args) -> HashMap<String, String> {
+    [
+        ("BULKLEAVE__REDIS__URL", REDIS.to_owned()),
+        ("BULKLEAVE__REDIS__KEY_PREFIX", prefix.to_owned()),
+        ("BULKLEAVE__PROVIDERS__GREEN_API__BASE_URL", sim.base_url()),
+        ("BULKLEAVE__ACCOUNTS__FAST__PROVIDER", "green_api".into()),
+        ("BULKLEAVE__ACCOUNTS__FAST__INSTANCE_ID", "1101000001".into()),
+        ("BULKLEAVE__ACCOUNTS__FAST__CREDENTIAL__ENV", "FAST_TOKEN".into()),
+        ("BULKLEAVE__ACCOUNTS__FAST__QUOTA", a.fast.to_string()),
+        ("BULKLEAVE__ACCOUNTS__SLOW__PROVIDER", "green_api".into()),
+        ("BULKLEAVE__ACCOUNTS__SLOW__INSTANCE_ID", "1101000002".into()),
+        ("BULKLEAVE__ACCOUNTS__SLOW__CREDENTIAL__ENV", "SLOW_TOKEN".into()),
+        ("BULKLEAVE__ACCOUNTS__SLOW__QUOTA", a.slow.to_string()),
+        ("BULKLEAVE__WORKER__CONCURRENCY", "32".into()),
+        ("FAST_TOKEN", "bench-fast-token".into()),
+        ("SLOW_TOKEN", "bench-slow-token".into()),
+        ("RUST_LOG", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn spawn(env: &HashMap<String, String>) -> Vec<Child> {
+    (0..WORKERS)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_bulkleave"))
+                .arg("worker")
+                .env_remove("BULKLEAVE_CONFIG")
+                .envs(env)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("worker")
+        })
+        .collect()
+}
+
+fn stop(workers: Vec<Child>) {
+    for w in &workers {
+        let _ = Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status();
+    }
+    for mut w in workers {
+        let _ = w.wait();
+    }
+}
+
+/// One phase: the backlogs of `accounts` drained by three workers for `a.seconds`; the
+/// simulator's view of each account.
+async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, AccountReport> {
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .account(
+                "fast",
+                SimAccount::green_api("1101000001", "bench-fast-token", a.fast),
+            )
+            .account(
+                "slow",
+                SimAccount::green_api("1101000002", "bench-slow-token", a.slow),
+            ),
+    )
+    .await
+    .expect("simulator");
+    let prefix = format!("bench-quota-{name}");
+    drop_prefix(&prefix);
+    let redis = RedisSettings {
+        url: SecretUrl::new(REDIS.parse().expect("url")),
+        key_prefix: prefix.clone(),
+    };
+    let queue = Queue::connect(&redis, QueueOptions::default())
+        .await
+        .expect("queue");
+    // The slow account's backlog goes in first: a FIFO queue would make the fast one wait.
+    if with_slow {
+        let slow = backlog("slow", a.slow, a.seconds, 10_000_000);
+        for chunk in slow.chunks(10_000) {
+            queue.enqueue_many(chunk).await.expect("enqueue");
+        }
+    }
+    let fast = backlog("fast", a.fast, a.seconds, 0);
+    for chunk in fast.chunks(10_000) {
+        queue.enqueue_many(chunk).await.expect("enqueue");
+    }
+    let workers = spawn(&worker_env(&prefix, &sim, a));
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    stop(workers);
+    let report = sim.report();
+    sim.shutdown().await;
+    drop_prefix(&prefix);
+    report.accounts.into_iter().collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn line(name: &str, quota: Quota, runs: &[AccountReport]) -> f64 {
+    let rates: Vec<f64> = runs
+        .iter()
+        .map(|r| r.achieved_rate_per_s.unwrap_or(0.0))
+        .collect();
+    let share = median(rates.clone()) / quota.per_second_f64();
+    let busiest = runs.iter().map(|r| r.busiest_window).max().unwrap_or(0);
+    let excess: u64 = runs.iter().map(|r| r.excess).sum();
+    let limited: u64 = runs.iter().map(|r| r.rate_limited).sum();
+    let accepted: Vec<String> = runs.iter().map(|r| r.accepted.to_string()).collect();
+    println!(
+        "{name:<18} quota {quota:<6} achieved {:>7.3}/s median ({:>5.1}% of quota; runs {}) \
+         busiest window {busiest} (excess {excess}), 429s {limited}, accepted per run [{}]",
+        median(rates.clone()),
+        share * 100.0,
+        rates
+            .iter()
+            .map(|r| format!("{r:.3}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        accepted.join(", "),
+    );
+    share
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    println!(
+        "quota bench: {WORKERS} worker processes, {} s per phase, {} runs, fast {} / slow {}",
+        a.seconds, a.runs, a.fast, a.slow
+    );
+    let mut alone = Vec::new();
+    let mut shared_fast = Vec::new();
+    let mut shared_slow = Vec::new();
+    for run in 0..a.runs {
+        let r = phase(&a, &format!("ref-{run}"), false).await;
+        alone.push(r["fast"].clone());
+        let r = phase(&a, &format!("shared-{run}"), true).await;
+        shared_fast.push(r["fast"].clone());
+        shared_slow.push(r["slow"].clone());
+        eprintln!("  run {} done", run + 1);
+    }
+    let reference = line("fast, alone", a.fast, &alone);
+    let with_slow = line("fast, with slow", a.fast, &shared_fast);
+    line("slow, with fast", a.slow, &shared_slow);
+    println!(
+        "fast account with the slow backlog / alone: {:.3}",
+        with_slow / reference
+    );
+}
