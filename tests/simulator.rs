@@ -325,13 +325,9 @@ async fn routes_do_not_collide_whatever_the_session_is_called() {
 
 #[tokio::test]
 async fn requests_our_adapters_never_send_get_the_documented_errors() {
-    let quota = q("100/s");
-    let config = SimulatorConfig::default()
-        .account("g", SimAccount::green_api("1101000001", CANARY, quota))
-        .account("w", SimAccount::wasend("sess1", CANARY, quota))
-        .account("r", SimAccount::ryzeapi("inst", CANARY, quota))
-        .account("k", SimAccount::kirimin("808080", SECRET_COOKIE, quota));
-    let sim = Simulator::start(config).await.unwrap();
+    let sim = Simulator::start(harness::one_account_each(q("100/s")))
+        .await
+        .unwrap();
     let (http, base) = (reqwest::Client::new(), sim.base_url());
     let green = format!("{base}/waInstance1101000001/leaveGroup/{CANARY}");
     let ryze = format!("{base}/api/group/leave/inst");

@@ -9,17 +9,13 @@ use bulkleave::providers::OutcomeClass::{AlreadyLeft, Left, ProviderError, Retry
 use bulkleave::simulator::{Faults, SimAccount, Simulator, SimulatorConfig, Verdict};
 
 use crate::common::{CANARY, Hint, assert_report, check_hint};
-use crate::harness::{self, SECRET_COOKIE, jid, leave, q, ryze, wasend};
+use crate::harness::{self, jid, leave, q, ryze, wasend};
 
 #[tokio::test]
 async fn injected_faults_are_provider_errors_for_every_provider() {
-    let quota = q("1000/s");
-    let config = SimulatorConfig::default()
-        .account("g", SimAccount::green_api("1101000001", CANARY, quota))
-        .account("w", SimAccount::wasend("sess1", CANARY, quota))
-        .account("r", SimAccount::ryzeapi("inst", CANARY, quota))
-        .account("k", SimAccount::kirimin("808080", SECRET_COOKIE, quota));
-    let sim = Simulator::start(config).await.unwrap();
+    let sim = Simulator::start(harness::one_account_each(q("1000/s")))
+        .await
+        .unwrap();
     let adapters = harness::one_of_each(&sim);
     let faults = [
         ("500", Faults::default().with_error_rate(1.0)),

@@ -11,7 +11,7 @@ use bulkleave::providers::ryzeapi::{self, RyzeApi};
 use bulkleave::providers::wasend::{self, Wasend};
 use bulkleave::providers::{Adapter, AttemptReport, Provider, ProviderSettings};
 use bulkleave::quota::Quota;
-use bulkleave::simulator::Simulator;
+use bulkleave::simulator::{SimAccount, Simulator, SimulatorConfig};
 use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -114,6 +114,18 @@ pub fn kirimin(sim: &Simulator, user_id: &str, cookie: &str, policy: OwnerPolicy
         &account,
         cookie,
     ))
+}
+
+/// The accounts [`one_of_each`] talks to, each limited to `quota`.
+pub fn one_account_each(quota: Quota) -> SimulatorConfig {
+    SimulatorConfig::default()
+        .account(
+            "g",
+            SimAccount::green_api("1101000001", common::CANARY, quota),
+        )
+        .account("w", SimAccount::wasend("sess1", common::CANARY, quota))
+        .account("r", SimAccount::ryzeapi("inst", common::CANARY, quota))
+        .account("k", SimAccount::kirimin("808080", SECRET_COOKIE, quota))
 }
 
 /// One adapter per provider, for accounts `g` (Green API instance 1101000001), `w` (Wasend
