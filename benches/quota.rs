@@ -87,12 +87,24 @@ fn worker_env(prefix: &str, sim: &Simulator, a: &Args) -> HashMap<String, String
         ("BULKLEAVE__REDIS__KEY_PREFIX", prefix.to_owned()),
         ("BULKLEAVE__PROVIDERS__GREEN_API__BASE_URL", sim.base_url()),
         ("BULKLEAVE__ACCOUNTS__FAST__PROVIDER", "green_api".into()),
-        ("BULKLEAVE__ACCOUNTS__FAST__INSTANCE_ID", "1101000001".into()),
-        ("BULKLEAVE__ACCOUNTS__FAST__CREDENTIAL__ENV", "FAST_TOKEN".into()),
+        (
+            "BULKLEAVE__ACCOUNTS__FAST__INSTANCE_ID",
+            "1101000001".into(),
+        ),
+        (
+            "BULKLEAVE__ACCOUNTS__FAST__CREDENTIAL__ENV",
+            "FAST_TOKEN".into(),
+        ),
         ("BULKLEAVE__ACCOUNTS__FAST__QUOTA", a.fast.to_string()),
         ("BULKLEAVE__ACCOUNTS__SLOW__PROVIDER", "green_api".into()),
-        ("BULKLEAVE__ACCOUNTS__SLOW__INSTANCE_ID", "1101000002".into()),
-        ("BULKLEAVE__ACCOUNTS__SLOW__CREDENTIAL__ENV", "SLOW_TOKEN".into()),
+        (
+            "BULKLEAVE__ACCOUNTS__SLOW__INSTANCE_ID",
+            "1101000002".into(),
+        ),
+        (
+            "BULKLEAVE__ACCOUNTS__SLOW__CREDENTIAL__ENV",
+            "SLOW_TOKEN".into(),
+        ),
         ("BULKLEAVE__ACCOUNTS__SLOW__QUOTA", a.slow.to_string()),
         ("BULKLEAVE__WORKER__CONCURRENCY", "32".into()),
         ("FAST_TOKEN", "bench-fast-token".into()),
