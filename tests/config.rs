@@ -339,3 +339,23 @@ fn retry_and_pacing_policies_layer_global_then_per_provider() {
         );
     }
 }
+
+#[test]
+fn a_kirimin_leave_with_an_owner_check_books_two_requests() {
+    let base = [
+        ("BULKLEAVE__ACCOUNTS__K__PROVIDER", "kirimin"),
+        ("BULKLEAVE__ACCOUNTS__K__USER_ID", "808080"),
+        ("BULKLEAVE__ACCOUNTS__K__CREDENTIAL__ENV", "K_COOKIE"),
+        ("K_COOKIE", "sid=abc"),
+        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
+        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
+        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "K_COOKIE"),
+    ];
+    let s = load_with_env(None, &env(&base)).unwrap();
+    let cost = |name: &str| s.limits(&s.accounts[&name.parse().unwrap()]).cost;
+    assert_eq!((cost("k"), cost("w")), (2, 1));
+    let mut unchecked = base.to_vec();
+    unchecked.push(("BULKLEAVE__ACCOUNTS__K__OWNER_POLICY", "unchecked"));
+    let s = load_with_env(None, &env(&unchecked)).unwrap();
+    assert_eq!(s.limits(&s.accounts[&"k".parse().unwrap()]).cost, 1);
+}

@@ -10,11 +10,7 @@ use super::EXIT_BAD_ARGUMENT;
 use super::queue::connect;
 use crate::config::Settings;
 use crate::job::AccountName;
-use crate::providers::HttpClient;
-use crate::providers::Registry;
-use crate::providers::http::ClientOptions;
 use crate::quota::{AccountStatus, Eta};
-use crate::worker::account_policies;
 
 /// `bulkleave account …`
 #[derive(Debug, Subcommand)]
@@ -57,17 +53,6 @@ pub(super) async fn run(settings: &Settings, command: AccountCommand) -> u8 {
     };
     match command {
         AccountCommand::List { json } => {
-            let http = match HttpClient::new(&ClientOptions {
-                connect_timeout: settings.http.connect_timeout,
-                max_body_bytes: settings.http.max_body_bytes,
-            }) {
-                Ok(h) => h,
-                Err(e) => {
-                    eprintln!("bulkleave: {e}");
-                    return 1;
-                }
-            };
-            let policies = account_policies(settings, &Registry::new(&http, settings));
             let mut rows = Vec::new();
             for (name, account) in &settings.accounts {
                 let status = match queue.account_status(name.as_str()).await {
@@ -77,10 +62,7 @@ pub(super) async fn run(settings: &Settings, command: AccountCommand) -> u8 {
                         return 1;
                     }
                 };
-                let Some(policy) = policies.get(name) else {
-                    continue;
-                };
-                let limits = policy.limits;
+                let limits = settings.limits(account);
                 let state = if status.paused.is_some() {
                     "paused"
                 } else if status.cooldown_until_ms.is_some() {

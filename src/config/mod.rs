@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use self::secret::{Credential, CredentialSource, SecretUrl};
 use crate::job::AccountName;
 use crate::providers::{Provider, ProviderSettings, green_api, kirimin, ryzeapi, wasend};
-use crate::queue::QueueOptions;
+use crate::queue::{Limits, QueueOptions};
 use crate::quota::{Quota, QuotaPolicy};
 use crate::retry::RetryPolicy;
 
@@ -183,6 +183,16 @@ pub enum AccountKind {
 }
 
 impl AccountSettings {
+    /// Requests one leave normally takes, to book quota for: 2 for Kirimin with an owner
+    /// check (every policy but `unchecked`), else 1. Follow-ups after an ambiguous answer are
+    /// the exception, paced one by one.
+    pub fn requests_per_leave(&self) -> u32 {
+        match &self.kind {
+            AccountKind::Kirimin(k) if k.owner_policy != kirimin::OwnerPolicy::Unchecked => 2,
+            _ => 1,
+        }
+    }
+
     /// The account's provider.
     pub fn provider(&self) -> Provider {
         match self.kind {
@@ -200,6 +210,20 @@ impl Settings {
         account
             .quota
             .unwrap_or(self.providers.get(account.provider()).quota)
+    }
+
+    /// How `account`'s quota is spent: its quota, its provider's pacing, a leave's cost.
+    pub fn limits(&self, account: &AccountSettings) -> Limits {
+        Limits {
+            quota: self.quota(account),
+            policy: self.providers.get(account.provider()).pacing,
+            cost: account.requests_per_leave(),
+        }
+    }
+
+    /// The retry policy of `account`'s jobs (its provider's).
+    pub fn retry(&self, account: &AccountSettings) -> RetryPolicy {
+        self.providers.get(account.provider()).retry
     }
 }
 

@@ -135,11 +135,6 @@ impl Kirimin {
             .header(header::COOKIE, cookie))
     }
 
-    /// Whether a leave looks the group up first (every policy but `unchecked`).
-    pub fn checks_owner(&self) -> bool {
-        self.account.owner_policy != OwnerPolicy::Unchecked
-    }
-
     /// One leave attempt, preceded by the owner check unless the policy is `unchecked`;
     /// unpaced (see [`Self::leave_paced`]).
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {

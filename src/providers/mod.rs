@@ -154,15 +154,6 @@ impl Adapter {
         }
     }
 
-    /// Requests one leave normally takes, to book quota for: 2 for Kirimin with an owner
-    /// check, else 1 (follow-ups after an ambiguous answer are the exception, paced apart).
-    pub fn requests_per_leave(&self) -> u32 {
-        match self {
-            Adapter::Kirimin(a) if a.checks_owner() => 2,
-            _ => 1,
-        }
-    }
-
     /// Makes the account leave `group`: one attempt, classified, with no pacing.
     pub async fn leave(&self, group: &GroupRef) -> AttemptReport {
         self.leave_paced(group, &Unpaced).await
@@ -230,11 +221,6 @@ impl Registry {
             });
         }
         Ok(adapter)
-    }
-
-    /// The adapter of `account`, if configured.
-    pub fn adapter(&self, account: &AccountName) -> Option<&Adapter> {
-        self.adapters.get(account)
     }
 
     /// The configured account names.

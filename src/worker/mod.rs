@@ -23,7 +23,7 @@ use std::sync::Arc;
 use apalis::prelude::*;
 
 pub use self::held::Held;
-pub use self::process::{AccountPolicy, Processor, Settled, account_policies};
+pub use self::process::{AccountPolicy, Processor, Settled};
 use crate::config::Settings;
 use crate::providers::HttpClient;
 use crate::providers::http::ClientOptions;

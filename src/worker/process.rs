@@ -15,7 +15,7 @@ use super::held::Held;
 use super::pacer::FleetPacer;
 use crate::config::Settings;
 use crate::job::{AccountName, LeaveJob};
-use crate::providers::{AttemptReport, HttpClient, Outcome, Registry};
+use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Outcome, Registry};
 use crate::queue::{Admit, AttemptRecord, DeadInfo, Delivery, Limits, OutcomeRecord, Queue};
 use crate::retry::{Decision, RetryPolicy};
 
@@ -58,30 +58,6 @@ pub struct Processor {
     held: Arc<Held>,
 }
 
-/// The policies of every configured account.
-pub fn account_policies(
-    settings: &Settings,
-    registry: &Registry,
-) -> BTreeMap<AccountName, AccountPolicy> {
-    settings
-        .accounts
-        .iter()
-        .map(|(name, account)| {
-            let provider = settings.providers.get(account.provider());
-            let cost = registry.adapter(name).map_or(1, |a| a.requests_per_leave());
-            let policy = AccountPolicy {
-                limits: Limits {
-                    quota: settings.quota(account),
-                    policy: provider.pacing,
-                    cost,
-                },
-                retry: provider.retry,
-            };
-            (name.clone(), policy)
-        })
-        .collect()
-}
-
 impl Processor {
     /// A processor for the accounts in `settings`, settling deliveries as `consumer`.
     pub fn new(
@@ -91,10 +67,20 @@ impl Processor {
         consumer: String,
         held: Arc<Held>,
     ) -> Self {
-        let registry = Registry::new(http, settings);
+        let policies = settings
+            .accounts
+            .iter()
+            .map(|(name, account)| {
+                let policy = AccountPolicy {
+                    limits: settings.limits(account),
+                    retry: settings.retry(account),
+                };
+                (name.clone(), policy)
+            })
+            .collect();
         Processor {
-            policies: account_policies(settings, &registry),
-            registry,
+            registry: Registry::new(http, settings),
+            policies,
             queue,
             consumer,
             held,
@@ -124,9 +110,12 @@ impl Processor {
                 );
                 return self.dead_letter(delivery, job.clone(), reason, None).await;
             }
-            let routed = self.registry.route(&job.request).map(|adapter| {
+            // Adapters and policies come from the same accounts: both or neither.
+            let routed = self.registry.route(&job.request).and_then(|adapter| {
                 let policy = self.policies.get(&job.request.account).copied();
-                (adapter, policy.unwrap_or_else(|| unreachable_policy(job)))
+                policy
+                    .map(|p| (adapter, p))
+                    .ok_or_else(|| RouteError::UnknownAccount(job.request.account.to_string()))
             });
             let (adapter, policy) = match routed {
                 Ok(routed) => routed,
@@ -262,20 +251,6 @@ impl Processor {
         } else {
             Settled::Duplicate
         })
-    }
-}
-
-/// Every routed account has policies (both come from the same settings); should that ever
-/// not hold, the job runs under the defaults rather than not at all.
-fn unreachable_policy(job: &LeaveJob) -> AccountPolicy {
-    tracing::error!(account = %job.request.account, "no policy for a routed account; using defaults");
-    AccountPolicy {
-        limits: Limits {
-            quota: job.request.provider.default_quota(),
-            policy: crate::quota::QuotaPolicy::default(),
-            cost: 1,
-        },
-        retry: RetryPolicy::default(),
     }
 }
 
