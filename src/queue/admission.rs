@@ -99,7 +99,6 @@ impl Queue {
             .arg(WORKERS_GROUP)
             .arg(&delivery.entry_id)
             .arg(&id)
-            .arg(serde_json::to_string(job)?)
             .arg(consumer)
             .arg(limits.quota.count.get())
             .arg(limits.period_ms())

@@ -1,8 +1,9 @@
 //! The queue's Lua scripts (in `lua/`), and running them by hash with a reload when Redis
 //! forgot them (after a restart or `SCRIPT FLUSH`).
 //!
-//! Scripts cannot call each other, so helpers they share (Redis's clock, the delivery owner
-//! check, the quota window) live in `lua/prelude.lua`, prepended to the scripts that use them.
+//! Scripts cannot call each other, so the steps they share (Redis's clock, the delivery owner
+//! check, settling a delivery, the delayed set, a job's history, its idempotency key, the quota
+//! window) live once in `lua/prelude.lua`, prepended to the scripts that use them.
 
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, Pipeline, Script, ScriptInvocation};

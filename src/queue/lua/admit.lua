@@ -2,52 +2,57 @@
 -- whole fleet spends it? Decides and settles the delivery in one step (src/queue/admission.rs).
 -- KEYS: 1 jobs stream, 2 delayed zset, 3 delayed payload hash, 4 account hash, 5 account log,
 --       6 account parked list, 7 booked hash, 8 runs hash, 9 idem key
--- ARGV: 1 group, 2 entry id, 3 job id, 4 payload, 5 consumer, 6 quota count, 7 period ms,
---       8 headroom, 9 cost (requests the job needs), 10 inline wait ms, 11 AIMD increase,
---       12 pending TTL seconds
+-- ARGV: 1 group, 2 entry id, 3 job id, 4 consumer, 5 quota count, 6 period ms, 7 headroom,
+--       8 cost (requests the job needs), 9 inline wait ms, 10 AIMD increase,
+--       11 pending TTL seconds
 -- Returns {code, n}: {0, 0} go (a request is granted); {1, at} a slot is booked and the job
 -- waits in the delayed set until `at` (ms); {2, 0} parked (the account is paused); {3, ms} its
 -- slot comes within the inline wait: sleep `ms`, then ask again; {-1, 0} the delivery is
 -- another consumer's now.
+-- The job's payload is read from its stream entry only when the job leaves the stream
+-- (booked or parked): the common case, a grant, moves no payload.
 local now = now_ms()
 local job = ARGV[3]
 local st = redis.call('HMGET', KEYS[4], 'paused', 'cool', 'tat', 'factor', 'dec_at')
 
-local function leave_stream()
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[1], ARGV[2])
-  redis.call('HDEL', KEYS[8], job)
+-- Takes the delivery off the stream if this consumer still owns it; returns its payload.
+local function take_delivery()
+  if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[4]) then
+    return nil
+  end
+  local payload = payload_of(KEYS[1], ARGV[2])
+  if payload then
+    settle(KEYS[1], ARGV[1], ARGV[2], KEYS[8], job)
+  end
+  return payload
 end
 
 if st[1] then
-  if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
+  local payload = take_delivery()
+  if not payload then
     return {-1, 0}
   end
-  leave_stream()
   redis.call('HDEL', KEYS[7], job)
-  redis.call('RPUSH', KEYS[6], ARGV[4])
+  redis.call('RPUSH', KEYS[6], payload)
   return {2, 0}
 end
 
-local period = tonumber(ARGV[7])
-local window = period * (1 + tonumber(ARGV[8]))
-local n = per_window(tonumber(ARGV[6]), factor_now(st[4], st[5], period, tonumber(ARGV[11]), now))
-local step = window / n * tonumber(ARGV[9])
-local inline = tonumber(ARGV[10])
+local period = tonumber(ARGV[6])
+local window = period * (1 + tonumber(ARGV[7]))
+local n = per_window(tonumber(ARGV[5]), factor_now(st[4], st[5], period, tonumber(ARGV[10]), now))
+local step = window / n * tonumber(ARGV[8])
+local inline = tonumber(ARGV[9])
 local cool = tonumber(st[2] or '0')
 local tat = tonumber(st[3] or '0')
 
 -- Wait in the delayed set until `at`; the job keeps its booking.
 local function defer(at)
-  if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
+  local payload = take_delivery()
+  if not payload then
     return {-1, 0}
   end
-  leave_stream()
-  redis.call('HSET', KEYS[3], job, ARGV[4])
-  redis.call('ZADD', KEYS[2], at, job)
-  if redis.call('GET', KEYS[9]) == job then
-    redis.call('EXPIRE', KEYS[9], tonumber(ARGV[12]) + math.ceil((at - now) / 1000))
-  end
+  delay(KEYS[2], KEYS[3], job, payload, at)
+  keep_key(KEYS[9], job, tonumber(ARGV[11]) + math.ceil((at - now) / 1000))
   return {1, math.ceil(at)}
 end
 

@@ -9,12 +9,8 @@ if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[5]) then
 end
 redis.call('HSET', KEYS[2], 'paused', ARGV[6])
 redis.call('HSETNX', KEYS[2], 'paused_at', math.floor(now_ms()))
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
+settle(KEYS[1], ARGV[1], ARGV[2], KEYS[4], ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[4])
-redis.call('HDEL', KEYS[4], ARGV[3])
 redis.call('HDEL', KEYS[6], ARGV[3])
-redis.call('RPUSH', KEYS[5], ARGV[7])
-redis.call('LTRIM', KEYS[5], -tonumber(ARGV[8]), -1)
-redis.call('EXPIRE', KEYS[5], ARGV[9])
+remember(KEYS[5], ARGV[7], ARGV[8], ARGV[9])
 return 1

@@ -45,3 +45,45 @@ local function grant(log, job, now)
   redis.call('ZADD', log, now, job .. '@' .. now)
 end
 
+-- The `job` field (payload) of stream entry `entry`, or nil if the entry is gone.
+local function payload_of(stream, entry)
+  local found = redis.call('XRANGE', stream, entry, entry)
+  if #found == 0 then
+    return nil
+  end
+  local fields = found[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'job' then
+      return fields[i + 1]
+    end
+  end
+  return nil
+end
+
+-- Takes the settled delivery `entry` of job `job` off the stream and clears its crash count.
+local function settle(stream, group, entry, runs, job)
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+  redis.call('HDEL', runs, job)
+end
+
+-- Puts `job` (its `payload`) in the delayed set until `at` (ms).
+local function delay(delayed, payloads, job, payload, at)
+  redis.call('HSET', payloads, job, payload)
+  redis.call('ZADD', delayed, at, job)
+end
+
+-- Appends a failed attempt to a job's `history`, keeping the last `len`, for `ttl` seconds.
+local function remember(history, entry, len, ttl)
+  redis.call('RPUSH', history, entry)
+  redis.call('LTRIM', history, -tonumber(len), -1)
+  redis.call('EXPIRE', history, ttl)
+end
+
+-- The job lives on: keeps its idempotency key (if still its own) for `ttl` more seconds.
+local function keep_key(idem, job, ttl)
+  if redis.call('GET', idem) == job then
+    redis.call('EXPIRE', idem, ttl)
+  end
+end
+

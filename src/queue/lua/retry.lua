@@ -7,16 +7,8 @@
 if not owns(KEYS[1], ARGV[1], ARGV[2], ARGV[9]) then
   return 0
 end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-redis.call('RPUSH', KEYS[4], ARGV[6])
-redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
-redis.call('EXPIRE', KEYS[4], ARGV[8])
-redis.call('HDEL', KEYS[6], ARGV[3])
--- The job lives on: keep its idempotency key for as long as it waits, and then some.
-if redis.call('GET', KEYS[5]) == ARGV[3] then
-  redis.call('EXPIRE', KEYS[5], ARGV[10])
-end
+settle(KEYS[1], ARGV[1], ARGV[2], KEYS[6], ARGV[3])
+delay(KEYS[2], KEYS[3], ARGV[3], ARGV[5], ARGV[4])
+remember(KEYS[4], ARGV[6], ARGV[7], ARGV[8])
+keep_key(KEYS[5], ARGV[3], ARGV[10])
 return 1
