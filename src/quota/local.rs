@@ -68,6 +68,21 @@ struct Account {
     paused: Option<String>,
 }
 
+impl Account {
+    /// A fresh account at its full quota.
+    fn new(quota: Quota, policy: &QuotaPolicy, clock: &TokioClock) -> Self {
+        let pace = Pace::new(quota, policy, 1.0);
+        Account {
+            quota,
+            gcra: gcra(&pace, clock),
+            factor: RateFactor::default(),
+            built_for: pace.per_window,
+            cooldown_until: None,
+            paused: None,
+        }
+    }
+}
+
 /// Per-account limiters for one process.
 pub struct LocalLimiter {
     policy: QuotaPolicy,
@@ -110,15 +125,9 @@ impl LocalLimiter {
         let now_ms = self.now_ms();
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
         let policy = self.policy;
-        let clock = self.clock;
-        let a = accounts.entry(account.clone()).or_insert_with(|| Account {
-            quota,
-            gcra: gcra(&Pace::new(quota, &policy, 1.0), &clock),
-            factor: RateFactor::default(),
-            built_for: quota.count.get(),
-            cooldown_until: None,
-            paused: None,
-        });
+        let a = accounts
+            .entry(account.clone())
+            .or_insert_with(|| Account::new(quota, &policy, &self.clock));
         if let Some(reason) = &a.paused {
             return Admission::Paused(reason.clone());
         }
@@ -132,7 +141,7 @@ impl LocalLimiter {
         let pace = Pace::new(quota, &policy, factor);
         if pace.per_window != a.built_for || a.quota != quota {
             // The rate changed: a new limiter whose first request waits one new interval.
-            a.gcra = gcra(&pace, &clock);
+            a.gcra = gcra(&pace, &self.clock);
             a.quota = quota;
             a.built_for = pace.per_window;
             let _ = a.gcra.check();
@@ -176,18 +185,9 @@ impl LocalLimiter {
     /// [`resume`](Self::resume).
     pub fn pause(&self, account: &AccountName, quota: Quota, reason: &str) {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        let policy = self.policy;
-        let clock = self.clock;
         accounts
             .entry(account.clone())
-            .or_insert_with(|| Account {
-                quota,
-                gcra: gcra(&Pace::new(quota, &policy, 1.0), &clock),
-                factor: RateFactor::default(),
-                built_for: quota.count.get(),
-                cooldown_until: None,
-                paused: None,
-            })
+            .or_insert_with(|| Account::new(quota, &self.policy, &self.clock))
             .paused = Some(reason.to_owned());
     }
 
