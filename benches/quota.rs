@@ -16,7 +16,7 @@
 //! shared/reference ratio shows whether the slow account's backlog slowed it.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use bulkleave::config::{RedisSettings, SecretUrl};
@@ -24,6 +24,9 @@ use bulkleave::job::{LeaveJob, LeaveRequest};
 use bulkleave::queue::{Queue, QueueOptions};
 use bulkleave::quota::Quota;
 use bulkleave::simulator::{AccountReport, SimAccount, Simulator, SimulatorConfig};
+
+#[path = "../tests/common/procs.rs"]
+mod procs;
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 const WORKERS: usize = 3;
@@ -109,36 +112,10 @@ fn worker_env(prefix: &str, sim: &Simulator, a: &Args) -> HashMap<String, String
         ("BULKLEAVE__WORKER__CONCURRENCY", "32".into()),
         ("FAST_TOKEN", "bench-fast-token".into()),
         ("SLOW_TOKEN", "bench-slow-token".into()),
-        ("RUST_LOG", "warn".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
-}
-
-fn spawn(env: &HashMap<String, String>) -> Vec<Child> {
-    (0..WORKERS)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_bulkleave"))
-                .arg("worker")
-                .env_remove("BULKLEAVE_CONFIG")
-                .envs(env)
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("worker")
-        })
-        .collect()
-}
-
-fn stop(workers: Vec<Child>) {
-    for w in &workers {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
-    }
-    for mut w in workers {
-        let _ = w.wait();
-    }
 }
 
 /// One phase: the backlogs of `accounts` drained by three workers for `a.seconds`; the
@@ -177,9 +154,12 @@ async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, Account
     for chunk in fast.chunks(10_000) {
         queue.enqueue_many(chunk).await.expect("enqueue");
     }
-    let workers = spawn(&worker_env(&prefix, &sim, a));
+    let env = worker_env(&prefix, &sim, a);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| procs::spawn_worker(&env, Stdio::inherit()))
+        .collect();
     tokio::time::sleep(Duration::from_secs(a.seconds)).await;
-    stop(workers);
+    procs::terminate(workers);
     let report = sim.report();
     sim.shutdown().await;
     drop_prefix(&prefix);

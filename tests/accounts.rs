@@ -67,16 +67,6 @@ fn account_list(env: &HashMap<String, String>) -> Vec<Value> {
         .collect()
 }
 
-async fn count(key: &str) -> u64 {
-    let client = redis::Client::open(common::redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("XLEN")
-        .arg(key)
-        .query_async(&mut conn)
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_account_is_paused_its_jobs_wait_and_resume_finishes_them() {
     let server = MockServer::start().await;
@@ -100,9 +90,7 @@ async fn a_broken_account_is_paused_its_jobs_wait_and_resume_finishes_them() {
 
     let worker = common::InProcessWorker::start(settings.clone(), q.clone());
     let start = Instant::now();
-    while count(&q.keys().outcomes()).await < 40 && start.elapsed() < Duration::from_secs(20) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::await_outcome_count(&redis, 40, Duration::from_secs(20)).await;
     // Wait until every broken job is parked (none is retried in a loop, none fails).
     let status = loop {
         let s = q.account_status("broken").await.unwrap();
@@ -168,9 +156,7 @@ async fn a_broken_account_is_paused_its_jobs_wait_and_resume_finishes_them() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "broken: resumed; 30 parked jobs back in the queue"
     );
-    while count(&q.keys().outcomes()).await < 70 && start.elapsed() < Duration::from_secs(40) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::await_outcome_count(&redis, 70, Duration::from_secs(40)).await;
     worker.stop().await;
     let records = common::outcomes(&redis).await;
     assert_eq!(records.len(), 70);

@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bulkleave::config::load_with_env;
 use bulkleave::job::{LeaveJob, LeaveRequest};
@@ -40,20 +40,7 @@ async fn a_50k_backlog_is_accepted_and_drained_exactly_once() {
     assert_eq!(queue.stats().await.unwrap().ready, JOBS);
 
     let worker = common::InProcessWorker::start(settings, queue.clone());
-    let client = redis::Client::open(redis.url.expose().as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let start = Instant::now();
-    loop {
-        let done: u64 = redis::cmd("XLEN")
-            .arg(queue.keys().outcomes())
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if done >= JOBS || start.elapsed() > Duration::from_secs(300) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::await_outcome_count(&redis, JOBS, Duration::from_secs(300)).await;
     worker.stop().await;
 
     let records = common::outcomes(&redis).await;

@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use bulkleave::config::RedisSettings;
@@ -67,29 +67,8 @@ fn env(redis: &RedisSettings, sim: &Simulator, quota: &str) -> HashMap<String, S
 
 fn spawn_workers(env: &HashMap<String, String>, n: usize) -> Vec<Child> {
     (0..n)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_bulkleave"))
-                .arg("worker")
-                .env_remove("BULKLEAVE_CONFIG")
-                .envs(env)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| common::procs::spawn_worker(env, Stdio::null()))
         .collect()
-}
-
-fn stop(workers: Vec<Child>) {
-    for w in &workers {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
-    }
-    for mut w in workers {
-        let _ = w.wait();
-    }
 }
 
 fn dump(sim: &Simulator, account: &str) {
@@ -107,23 +86,6 @@ fn dump(sim: &Simulator, account: &str) {
     }
 }
 
-async fn await_outcomes(q: &Queue, n: u64, limit: Duration) {
-    let client = redis::Client::open(common::redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let start = Instant::now();
-    loop {
-        let done: u64 = redis::cmd("XLEN")
-            .arg(q.keys().outcomes())
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if done >= n || start.elapsed() > limit {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_sharing_an_account_at_its_quota_receive_no_429() {
     let sim = simulator("20/s").await;
@@ -135,9 +97,9 @@ async fn three_workers_sharing_an_account_at_its_quota_receive_no_429() {
     q.enqueue_many(&batch).await.unwrap();
     let workers = spawn_workers(&env(&redis, &sim, "20/s"), 3);
     let start = Instant::now();
-    await_outcomes(&q, 200, Duration::from_secs(60)).await;
+    common::await_outcome_count(&redis, 200, Duration::from_secs(60)).await;
     let took = start.elapsed();
-    stop(workers);
+    common::procs::terminate(workers);
 
     let report = sim.report();
     let a = &report.accounts["a"];
@@ -179,7 +141,7 @@ async fn a_429_with_retry_after_stops_that_account_only_for_as_long_as_it_says()
     let forced = Duration::from_millis(150);
     sim.force_429("a", Duration::from_secs(3), forced);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    stop(workers);
+    common::procs::terminate(workers);
 
     let arrivals = sim.arrivals("a");
     let first_429 = arrivals

@@ -45,36 +45,13 @@ async fn provider(status: u16, delay: Duration) -> MockServer {
 }
 
 fn spawn_worker(env: &HashMap<String, String>) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bulkleave"))
-        .arg("worker")
-        .env_remove("BULKLEAVE_CONFIG")
-        .envs(env)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    common::procs::spawn_worker(env, Stdio::piped())
 }
 
-fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Waits until `n` outcomes are recorded (or `limit` passes).
+/// Waits until `n` outcomes are recorded (or `limit` passes); returns them.
 async fn await_outcomes(redis: &RedisSettings, n: usize, limit: Duration) -> Vec<OutcomeRecord> {
-    let start = Instant::now();
-    loop {
-        let got = common::try_outcomes(redis).await.unwrap_or_default();
-        if got.len() >= n || start.elapsed() > limit {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::await_outcome_count(redis, n as u64, limit).await;
+    common::try_outcomes(redis).await.unwrap_or_default()
 }
 
 /// Every job has exactly one outcome record.
@@ -105,7 +82,7 @@ async fn await_in_flight(q: &Queue, n: u64) {
 
 /// Sends `sig` and waits for the process to exit; returns its exit code and how long it took.
 async fn stop(child: Child, sig: &str) -> (Option<i32>, Duration) {
-    signal(&child, sig);
+    common::procs::signal(&child, sig);
     let sent = Instant::now();
     let mut child = child;
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
@@ -263,13 +240,13 @@ async fn a_sigkilled_worker_loses_nothing() {
     );
     let mut first = spawn_worker(&env);
     await_outcomes(&redis, 60, Duration::from_secs(20)).await;
-    signal(&first, "KILL");
+    common::procs::signal(&first, "KILL");
     first.wait().unwrap();
     let held = q.stats().await.unwrap().in_flight;
     assert!(held > 0, "the killed worker held deliveries");
     let mut second = spawn_worker(&env);
     await_outcomes(&redis, 400, Duration::from_secs(60)).await;
-    signal(&second, "TERM");
+    common::procs::signal(&second, "TERM");
     second.wait().unwrap();
     let records = common::outcomes(&redis).await;
     assert_exactly_once(&records, &batch);
@@ -365,7 +342,7 @@ async fn the_queue_survives_a_redis_restart() {
     await_outcomes(&redis, 30, Duration::from_secs(20)).await;
     own.restart();
     await_outcomes(&redis, 300, Duration::from_secs(60)).await;
-    signal(&worker, "TERM");
+    common::procs::signal(&worker, "TERM");
     let status = worker.wait().unwrap();
     let records = common::outcomes(&redis).await;
     assert_exactly_once(&records, &batch);

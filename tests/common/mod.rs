@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod procs;
 pub mod stub;
 
 use std::time::{Duration, SystemTime};
@@ -120,6 +121,35 @@ pub async fn drop_prefix(prefix: &str) {
         .unwrap_or_default();
     for chunk in keys.chunks(500) {
         let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+    }
+}
+
+/// How many outcomes the queue at `redis` has recorded; `None` while Redis cannot be read.
+pub async fn try_outcome_count(redis: &bulkleave::config::RedisSettings) -> Option<u64> {
+    let keys = bulkleave::queue::Keys::new(&redis.key_prefix);
+    let client = redis::Client::open(redis.url.expose().as_str()).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    redis::cmd("XLEN")
+        .arg(keys.outcomes())
+        .query_async(&mut conn)
+        .await
+        .ok()
+}
+
+/// Waits until the queue at `redis` has recorded `n` outcomes, or `limit` passes (also across
+/// a Redis restart); returns the count seen last.
+pub async fn await_outcome_count(
+    redis: &bulkleave::config::RedisSettings,
+    n: u64,
+    limit: Duration,
+) -> u64 {
+    let start = std::time::Instant::now();
+    loop {
+        let done = try_outcome_count(redis).await.unwrap_or(0);
+        if done >= n || start.elapsed() > limit {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -1,0 +1,39 @@
+//! Real `bulkleave worker` processes for tests and benchmarks: start them, signal them, stop
+//! them. Shared by the tests (`mod common`) and `benches/quota.rs` (`#[path]`).
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+
+/// Starts `bulkleave worker` with exactly `env` (no configuration file), logging warnings to
+/// `stderr`.
+pub fn spawn_worker(env: &HashMap<String, String>, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bulkleave"))
+        .arg("worker")
+        .env_remove("BULKLEAVE_CONFIG")
+        .env("RUST_LOG", "warn")
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start bulkleave worker")
+}
+
+/// Sends `sig` (`TERM`, `KILL`, …) to `child`.
+pub fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{sig} {}", child.id());
+}
+
+/// Sends SIGTERM to every worker, then waits for each to drain and exit.
+pub fn terminate(workers: Vec<Child>) {
+    for w in &workers {
+        signal(w, "TERM");
+    }
+    for mut w in workers {
+        let _ = w.wait();
+    }
+}
