@@ -25,10 +25,12 @@ use bulkleave::queue::{Queue, QueueOptions};
 use bulkleave::quota::Quota;
 use bulkleave::simulator::{AccountReport, SimAccount, Simulator, SimulatorConfig};
 
-#[path = "../tests/common/procs.rs"]
-mod procs;
+#[allow(clippy::unwrap_used)]
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-const REDIS: &str = "redis://127.0.0.1:6379";
+use common::procs;
+
 const WORKERS: usize = 3;
 
 struct Args {
@@ -59,20 +61,6 @@ fn args() -> Args {
     a
 }
 
-fn drop_prefix(prefix: &str) {
-    let mut conn = redis::Client::open(REDIS)
-        .expect("url")
-        .get_connection()
-        .expect("redis up");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    for chunk in keys.chunks(500) {
-        let _: () = redis::cmd("DEL").arg(chunk).query(&mut conn).unwrap_or(());
-    }
-}
-
 /// Jobs for `account` (a Green API account) beyond what `seconds` at `quota` can drain.
 fn backlog(account: &str, quota: Quota, seconds: u64, offset: u64) -> Vec<LeaveJob> {
     let n = (quota.per_second_f64() * seconds as f64 * 1.5) as u64 + 100;
@@ -86,7 +74,7 @@ fn backlog(account: &str, quota: Quota, seconds: u64, offset: u64) -> Vec<LeaveJ
 
 fn worker_env(prefix: &str, sim: &Simulator, a: &Args) -> HashMap<String, String> {
     [
-        ("BULKLEAVE__REDIS__URL", REDIS.to_owned()),
+        ("BULKLEAVE__REDIS__URL", common::redis_url()),
         ("BULKLEAVE__REDIS__KEY_PREFIX", prefix.to_owned()),
         ("BULKLEAVE__PROVIDERS__GREEN_API__BASE_URL", sim.base_url()),
         ("BULKLEAVE__ACCOUNTS__FAST__PROVIDER", "green_api".into()),
@@ -135,9 +123,9 @@ async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, Account
     .await
     .expect("simulator");
     let prefix = format!("bench-quota-{name}");
-    drop_prefix(&prefix);
+    common::drop_prefix(&prefix).await;
     let redis = RedisSettings {
-        url: SecretUrl::new(REDIS.parse().expect("url")),
+        url: SecretUrl::new(common::redis_url().parse().expect("url")),
         key_prefix: prefix.clone(),
     };
     let queue = Queue::connect(&redis, QueueOptions::default())
@@ -162,7 +150,7 @@ async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, Account
     procs::terminate(workers);
     let report = sim.report();
     sim.shutdown().await;
-    drop_prefix(&prefix);
+    common::drop_prefix(&prefix).await;
     report.accounts.into_iter().collect()
 }
 
