@@ -66,7 +66,7 @@ async fn a_backlog_is_booked_one_slot_per_job_and_each_job_delayed_once() {
     let mut slots = Vec::new();
     let mut went = 0;
     for d in &deliveries {
-        match q.admit("w", d, &lim).await.unwrap() {
+        match q.admit("w", d, &lim, true).await.unwrap() {
             Admit::Go => went += 1,
             Admit::Booked { at_ms } => slots.push(at_ms),
             Admit::Wait(w) => panic!("no slot is due within the inline wait here: {w:?}"),
@@ -112,8 +112,11 @@ async fn a_backlog_is_booked_one_slot_per_job_and_each_job_delayed_once() {
     while admitted < 20 && start.elapsed() < Duration::from_secs(10) {
         q.promote_due().await.unwrap();
         for d in fetch(&q, 20).await {
+            let mut first = true;
             loop {
-                match q.admit("w", &d, &lim).await.unwrap() {
+                let admitted = q.admit("w", &d, &lim, first).await.unwrap();
+                first = false;
+                match admitted {
                     Admit::Go => break,
                     Admit::Wait(w) => tokio::time::sleep(w).await,
                     other => panic!("a job at its booked slot was {other:?}"),
@@ -142,7 +145,7 @@ async fn the_window_never_holds_more_than_the_quota_however_jobs_arrive() {
     let jobs: Vec<LeaveJob> = (0..12).map(|i| job("a", i)).collect();
     q.enqueue_many(&jobs).await.unwrap();
     for d in fetch(&q, 12).await {
-        q.admit("w", &d, &lim).await.unwrap();
+        q.admit("w", &d, &lim, true).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     q.promote_due().await.unwrap();
@@ -150,7 +153,7 @@ async fn the_window_never_holds_more_than_the_quota_however_jobs_arrive() {
     assert_eq!(late.len(), 11);
     let mut went = 0;
     for d in &late {
-        if q.admit("w", d, &lim).await.unwrap() == Admit::Go {
+        if q.admit("w", d, &lim, true).await.unwrap() == Admit::Go {
             went += 1;
         }
     }
@@ -177,8 +180,11 @@ async fn a_slow_account_does_not_delay_another() {
         } else {
             &fast
         };
+        let mut first = true;
         loop {
-            match q.admit("w", d, lim).await.unwrap() {
+            let admitted = q.admit("w", d, lim, first).await.unwrap();
+            first = false;
+            match admitted {
                 Admit::Go if lim == &fast => {
                     fast_went += 1;
                     break;
@@ -208,7 +214,7 @@ async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
     q.enqueue_many(&jobs).await.unwrap();
     q.enqueue(&job("b", 9), None).await.unwrap();
     let ds = fetch(&q, 4).await;
-    assert_eq!(q.admit("w", &ds[0], &lim).await.unwrap(), Admit::Go);
+    assert_eq!(q.admit("w", &ds[0], &lim, true).await.unwrap(), Admit::Go);
     let mut next = ds[0].job.clone();
     next.attempts.throttled += 1;
     let at = q
@@ -232,7 +238,7 @@ async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
     assert_eq!(status.throttled, 1);
     assert!(status.cooldown_reason.unwrap().contains("429"));
     // Nothing for the account before the cooldown ends; its next job is booked after it.
-    match q.admit("w", &ds[1], &lim).await.unwrap() {
+    match q.admit("w", &ds[1], &lim, true).await.unwrap() {
         Admit::Booked { at_ms } => assert!(at_ms >= cool + 150, "{}", at_ms - cool),
         other => panic!("{other:?}"),
     }
@@ -242,7 +248,7 @@ async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
         other => panic!("{other:?}"),
     }
     // Other accounts are not affected.
-    assert_eq!(q.admit("w", &ds[3], &lim).await.unwrap(), Admit::Go);
+    assert_eq!(q.admit("w", &ds[3], &lim, true).await.unwrap(), Admit::Go);
 
     // A second 429 in the same period is the same signal: the rate stays at half, and a
     // shorter wait does not cut the cooldown short.
@@ -278,7 +284,7 @@ async fn an_account_error_pauses_the_account_and_parks_its_jobs_until_resumed() 
     let (a, b): (Vec<_>, Vec<_>) = ds
         .iter()
         .partition(|d| d.job.request.account.as_str() == "a");
-    assert_eq!(q.admit("w", a[0], &lim).await.unwrap(), Admit::Go);
+    assert_eq!(q.admit("w", a[0], &lim, true).await.unwrap(), Admit::Go);
     let reason = "account_error: HTTP 401: invalid API key";
     assert!(
         q.pause_account("w", a[0], &a[0].job, reason, &failure())
@@ -287,10 +293,10 @@ async fn an_account_error_pauses_the_account_and_parks_its_jobs_until_resumed() 
     );
     // The account's other jobs park as they come, without running or failing.
     for d in &a[1..] {
-        assert_eq!(q.admit("w", d, &lim).await.unwrap(), Admit::Parked);
+        assert_eq!(q.admit("w", d, &lim, true).await.unwrap(), Admit::Parked);
     }
     // Another account runs on.
-    assert_eq!(q.admit("w", b[0], &lim).await.unwrap(), Admit::Go);
+    assert_eq!(q.admit("w", b[0], &lim, true).await.unwrap(), Admit::Go);
     let status = q.account_status("a").await.unwrap();
     assert_eq!(status.paused.as_deref(), Some(reason));
     assert!(status.paused_at_ms.is_some());
@@ -320,9 +326,12 @@ async fn a_delivery_another_worker_claimed_is_not_settled_by_admission() {
     let lim = limits("1/min");
     q.enqueue_many(&[job("a", 1), job("a", 2)]).await.unwrap();
     let ds = fetch(&q, 2).await;
-    assert_eq!(q.admit("w", &ds[0], &lim).await.unwrap(), Admit::Go);
+    assert_eq!(q.admit("w", &ds[0], &lim, true).await.unwrap(), Admit::Go);
     // "other" does not own ds[1]: it may not move it.
-    assert_eq!(q.admit("other", &ds[1], &lim).await.unwrap(), Admit::Lost);
+    assert_eq!(
+        q.admit("other", &ds[1], &lim, true).await.unwrap(),
+        Admit::Lost
+    );
     assert_eq!(q.stats().await.unwrap().in_flight, 2);
     cleanup(&q).await;
 }

@@ -60,6 +60,13 @@ pub enum Admit {
     Wait(Duration),
     /// The delivery belongs to another consumer now (its lease ran out).
     Lost,
+    /// The job has started this many times without its attempt being settled, more than
+    /// [`super::QueueOptions::max_runs`]: it crashes or hangs its worker. Nothing is granted;
+    /// the delivery is still the caller's, to dead-letter.
+    CrashLoop {
+        /// Starts counted.
+        runs: u64,
+    },
 }
 
 /// What a follow-up request may do.
@@ -75,12 +82,15 @@ pub enum FollowUp {
 
 impl Queue {
     /// Asks whether `delivery`'s job may send its first request now, and settles the delivery
-    /// when it may not (booked or parked). `consumer` must own the delivery.
+    /// when it may not (booked or parked). `consumer` must own the delivery. The first ask
+    /// (`first`) counts a start of the job for the crash-loop guard; asking again after
+    /// [`Admit::Wait`] does not.
     pub async fn admit(
         &self,
         consumer: &str,
         delivery: &Delivery,
         limits: &Limits,
+        first: bool,
     ) -> Result<Admit> {
         let job = &delivery.job;
         let account = job.request.account.as_str();
@@ -106,7 +116,12 @@ impl Queue {
             .arg(limits.cost.max(1))
             .arg(u64::try_from(limits.policy.inline_wait.as_millis()).unwrap_or(u64::MAX))
             .arg(limits.policy.aimd.increase)
-            .arg(secs(self.options.pending_ttl));
+            .arg(secs(self.options.pending_ttl))
+            .arg(if first {
+                self.options.max_runs.to_string()
+            } else {
+                String::new()
+            });
         let (code, n): (i64, i64) = self
             .scripts
             .run(&mut self.conn.clone(), &invocation)
@@ -117,6 +132,7 @@ impl Queue {
             1 => Admit::Booked { at_ms: n },
             2 => Admit::Parked,
             3 => Admit::Wait(Duration::from_millis(n)),
+            4 => Admit::CrashLoop { runs: n },
             _ => Admit::Lost,
         })
     }

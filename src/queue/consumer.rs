@@ -147,8 +147,9 @@ impl Queue {
         Ok((deliveries, reply.next_stream_id))
     }
 
-    /// Counts a start of `job_id`'s attempt; returns how many starts it has had since its last
-    /// settled attempt (more than [`super::QueueOptions::max_runs`] means a crash loop).
+    /// Counts a start of `job_id`'s attempt by hand; returns how many starts it has had since
+    /// its last settled attempt (more than [`super::QueueOptions::max_runs`] means a crash
+    /// loop). Workers count starts in [`Queue::admit`], in the same round trip.
     pub async fn mark_started(&self, job_id: &str) -> Result<u64> {
         Ok(redis::cmd("HINCRBY")
             .arg(self.keys.runs())

@@ -100,16 +100,6 @@ impl Processor {
             outcome = tracing::field::Empty,
         );
         async {
-            self.held.mark_started(&delivery.entry_id);
-            let runs = self.queue.mark_started(&job.id.to_string()).await?;
-            let max_runs = self.queue.options().max_runs;
-            if runs > max_runs {
-                let reason = format!(
-                    "started {runs} times without its attempt being settled (queue.max_runs = \
-                     {max_runs}): the job crashes or hangs its worker"
-                );
-                return self.dead_letter(delivery, job.clone(), reason, None).await;
-            }
             // Adapters and policies come from the same accounts: both or neither.
             let routed = self.registry.route(&job.request).and_then(|adapter| {
                 let policy = self.policies.get(&job.request.account).copied();
@@ -124,13 +114,31 @@ impl Processor {
                     return self.dead_letter(delivery, job.clone(), reason, None).await;
                 }
             };
+            let mut first = true;
             loop {
-                match self.queue.admit(&self.consumer, delivery, &policy.limits).await? {
+                let admitted = self
+                    .queue
+                    .admit(&self.consumer, delivery, &policy.limits, first)
+                    .await?;
+                if first {
+                    // The start is counted in Redis now: a drain that cuts it off undoes it.
+                    self.held.mark_started(&delivery.entry_id);
+                    first = false;
+                }
+                match admitted {
                     Admit::Go => break,
                     Admit::Wait(wait) => tokio::time::sleep(wait).await,
                     Admit::Booked { .. } => return Ok(Settled::Booked),
                     Admit::Parked => return Ok(Settled::Parked),
                     Admit::Lost => return Ok(Settled::Superseded),
+                    Admit::CrashLoop { runs } => {
+                        let max_runs = self.queue.options().max_runs;
+                        let reason = format!(
+                            "started {runs} times without its attempt being settled \
+                             (queue.max_runs = {max_runs}): the job crashes or hangs its worker"
+                        );
+                        return self.dead_letter(delivery, job.clone(), reason, None).await;
+                    }
                 }
             }
             let pacer = FleetPacer {

@@ -4,15 +4,25 @@
 --       6 account parked list, 7 booked hash, 8 runs hash, 9 idem key
 -- ARGV: 1 group, 2 entry id, 3 job id, 4 consumer, 5 quota count, 6 period ms, 7 headroom,
 --       8 cost (requests the job needs), 9 inline wait ms, 10 AIMD increase,
---       11 pending TTL seconds
+--       11 pending TTL seconds, 12 the most starts allowed (queue.max_runs), or '' when this
+--       call asks again after an inline wait (the start was counted already)
 -- Returns {code, n}: {0, 0} go (a request is granted); {1, at} a slot is booked and the job
 -- waits in the delayed set until `at` (ms); {2, 0} parked (the account is paused); {3, ms} its
 -- slot comes within the inline wait: sleep `ms`, then ask again; {-1, 0} the delivery is
--- another consumer's now.
+-- another consumer's now; {4, runs} the job has started more than queue.max_runs times
+-- without its attempt being settled (a crash loop): nothing granted, the caller dead-letters it.
+-- A start is counted here (in the runs hash, cleared whenever the delivery is settled), so the
+-- crash-loop guard costs no round trip of its own.
 -- The job's payload is read from its stream entry only when the job leaves the stream
 -- (booked or parked): the common case, a grant, moves no payload.
 local now = now_ms()
 local job = ARGV[3]
+if ARGV[12] ~= '' then
+  local runs = redis.call('HINCRBY', KEYS[8], job, 1)
+  if runs > tonumber(ARGV[12]) then
+    return {4, runs}
+  end
+end
 local st = redis.call('HMGET', KEYS[4], 'paused', 'cool', 'tat', 'factor', 'dec_at')
 
 -- Takes the delivery off the stream if this consumer still owns it; returns its payload.
