@@ -11,6 +11,7 @@
 //! | module | concern |
 //! |---|---|
 //! | [`job`] | the job model: checked ids, group references per provider, idempotency keys |
+//! | [`ledger`] | the audit ledger in PostgreSQL: campaigns, items and outcomes, uploads, account state, audit trail (every SQL statement) |
 //! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
@@ -28,7 +29,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod campaign;
 pub mod job;
+pub mod ledger;
 pub mod providers;
 pub mod queue;
 pub mod quota;

@@ -6,12 +6,15 @@
 //! | 1 | unexpected internal error |
 //! | 2 | command-line usage error (from clap) |
 //! | 3-7 | `leave` failure classes: retry later, provider error, account error, owner cannot leave, invalid input ([`OutcomeClass::exit_code`](crate::providers::OutcomeClass::exit_code)) |
-//! | 64 | a bad argument value (unknown account, group reference invalid for the provider) |
+//! | 64 | a bad argument value (unknown account or campaign, group reference invalid for the provider, a campaign change its state refuses) |
+//! | 65 | `enqueue --campaign NAME FILE`: the file was added but some rows were rejected (listed) |
 //! | 78 | the configuration is invalid |
 
 mod account;
+mod campaign;
 mod config_check;
 mod leave;
+mod migrate;
 mod queue;
 mod simulate;
 mod worker;
@@ -65,8 +68,15 @@ pub enum Command {
     /// Run the worker pool: pull jobs from Redis, leave groups, record outcomes. Stops
     /// cleanly on SIGTERM/SIGINT.
     Worker,
-    /// Add one leave job to the queue; prints its id.
+    /// Add one leave job to the queue (prints its id), or a whole file of them to a campaign
+    /// (`--campaign NAME FILE`, CSV or NDJSON with columns provider, account, group).
     Enqueue(queue::EnqueueArgs),
+    /// Campaigns: list them, see their status, export their report, pause, resume, cancel,
+    /// close.
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCommand),
+    /// Apply the ledger's database migrations (safe to repeat).
+    Migrate,
     /// Inspect the queue.
     #[command(subcommand)]
     Queue(queue::QueueCommand),
@@ -104,7 +114,15 @@ pub async fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Leave(args) => leave::run(&settings, args).await,
         Command::Worker => worker::run(&settings).await,
-        Command::Enqueue(args) => queue::enqueue(&settings, args).await,
+        Command::Enqueue(args) => match &args.file {
+            Some(file) => {
+                let campaign = args.campaign.as_deref().unwrap_or_default();
+                campaign::enqueue_file(&settings, campaign, file, args.keep_open).await
+            }
+            None => queue::enqueue(&settings, args).await,
+        },
+        Command::Campaign(command) => campaign::run(&settings, command).await,
+        Command::Migrate => migrate::run(&settings).await,
         Command::Queue(queue::QueueCommand::Stats) => queue::stats(&settings).await,
         Command::Dlq(command) => queue::dlq(&settings, command).await,
         Command::Account(command) => account::run(&settings, command).await,

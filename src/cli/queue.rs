@@ -7,21 +7,31 @@ use crate::config::Settings;
 use crate::job::{CampaignId, LeaveJob};
 use crate::queue::{Enqueued, Queue, Requeued};
 
-/// Arguments of `bulkleave enqueue`.
+/// Arguments of `bulkleave enqueue`: one job (`--account`, `--group`), or a file of them into
+/// a campaign (`--campaign NAME FILE`).
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
     /// The configured account that leaves.
-    #[arg(long, value_name = "NAME")]
-    pub account: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "file", conflicts_with = "file")]
+    pub account: Option<String>,
     /// The group reference (see `bulkleave leave --help`).
-    #[arg(long, value_name = "REF")]
-    pub group: String,
-    /// The campaign the job belongs to.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "REF", required_unless_present = "file", conflicts_with = "file")]
+    pub group: Option<String>,
+    /// The campaign the job (or the file's jobs) belongs to; created if it does not exist.
+    #[arg(long, value_name = "NAME")]
     pub campaign: Option<String>,
     /// Run it after this long (e.g. 10m) instead of now.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "file")]
     pub delay: Option<std::time::Duration>,
+    /// A CSV (.csv) or NDJSON (.ndjson, .jsonl) file of jobs (columns provider, account,
+    /// group, optional idempotency_key), streamed into `--campaign`. Rejected rows are printed
+    /// with their line; the exit code is 65 when there were any.
+    #[arg(value_name = "FILE", requires = "campaign")]
+    pub file: Option<std::path::PathBuf>,
+    /// With FILE: leave the campaign open for more items (by default it is closed after the
+    /// upload and finishes once every item has its outcome).
+    #[arg(long, requires = "file")]
+    pub keep_open: bool,
 }
 
 /// `bulkleave dlq …`
@@ -99,7 +109,9 @@ pub(super) async fn enqueue(settings: &Settings, args: EnqueueArgs) -> u8 {
 }
 
 fn job(settings: &Settings, args: &EnqueueArgs) -> Result<LeaveJob, String> {
-    let mut job = LeaveJob::new(super::request(settings, &args.account, &args.group)?);
+    let account = args.account.as_deref().unwrap_or_default();
+    let group = args.group.as_deref().unwrap_or_default();
+    let mut job = LeaveJob::new(super::request(settings, account, group)?);
     if let Some(c) = &args.campaign {
         job = job.with_campaign(
             c.parse::<CampaignId>()

@@ -136,7 +136,22 @@ pub fn render(settings: &Settings) -> String {
     root.insert("redis".into(), Value::Table(redis));
     let mut database = Table::new();
     database.insert("url".into(), s(settings.database.url.masked()));
+    database.insert(
+        "max_connections".into(),
+        Value::Integer(i64::from(settings.database.max_connections)),
+    );
+    database.insert(
+        "migrate_on_start".into(),
+        Value::Boolean(settings.database.migrate_on_start),
+    );
     root.insert("database".into(), Value::Table(database));
+    let mut ledger = Table::new();
+    ledger.insert("enabled".into(), Value::Boolean(settings.ledger.enabled));
+    ledger.insert(
+        "batch".into(),
+        Value::Integer(i64::try_from(settings.ledger.batch).unwrap_or(i64::MAX)),
+    );
+    root.insert("ledger".into(), Value::Table(ledger));
     let mut worker = Table::new();
     worker.insert(
         "concurrency".into(),

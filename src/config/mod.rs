@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use self::secret::{Credential, CredentialSource, SecretUrl};
-use crate::job::AccountName;
+use crate::job::{AccountName, JobError, LeaveRequest};
 use crate::providers::{Provider, ProviderSettings, green_api, kirimin, ryzeapi, wasend};
 use crate::queue::{Limits, QueueOptions};
 use crate::quota::{Quota, QuotaPolicy};
@@ -41,6 +41,10 @@ pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 pub const DEFAULT_KEY_PREFIX: &str = "bulkleave";
 /// Default PostgreSQL URL.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://127.0.0.1:5432/bulkleave";
+/// Default size of each process's PostgreSQL pool.
+pub const DEFAULT_DATABASE_CONNECTIONS: u32 = 10;
+/// Default number of outcomes written to the ledger per statement.
+pub const DEFAULT_LEDGER_BATCH: usize = 500;
 /// Default number of jobs a worker runs at once.
 pub const DEFAULT_CONCURRENCY: u32 = 32;
 /// Default time a stopping worker gives its in-flight jobs before handing them back.
@@ -99,6 +103,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// The ledger's PostgreSQL.
     pub database: DatabaseSettings,
+    /// How workers write the ledger.
+    pub ledger: LedgerSettings,
     /// Worker settings.
     pub worker: WorkerSettings,
     /// Queue behaviour (leases, idempotency windows).
@@ -221,6 +227,27 @@ impl Settings {
         }
     }
 
+    /// Whether `request` can run here: its account must be configured, for the provider the
+    /// request names. The error names the field to blame.
+    pub fn check_request(&self, request: &LeaveRequest) -> Result<(), JobError> {
+        match self.accounts.get(&request.account) {
+            None => Err(JobError {
+                field: "account",
+                rule: format!("{:?} is not a configured account", request.account.as_str()),
+            }),
+            Some(a) if a.provider() != request.provider => Err(JobError {
+                field: "provider",
+                rule: format!(
+                    "account {:?} is a {} account, not {}",
+                    request.account.as_str(),
+                    a.provider(),
+                    request.provider
+                ),
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// The retry policy of `account`'s jobs (its provider's).
     pub fn retry(&self, account: &AccountSettings) -> RetryPolicy {
         self.providers.get(account.provider()).retry
@@ -237,11 +264,26 @@ pub struct RedisSettings {
     pub key_prefix: String,
 }
 
-/// PostgreSQL settings.
+/// PostgreSQL settings (the ledger).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseSettings {
     /// `postgres://` URL; may hold a password. Default [`DEFAULT_DATABASE_URL`].
     pub url: SecretUrl,
+    /// Connections per process. Default [`DEFAULT_DATABASE_CONNECTIONS`].
+    pub max_connections: u32,
+    /// Whether `worker` and `api` apply pending migrations at start. Default `false`
+    /// (run `bulkleave migrate` as a deploy step instead).
+    pub migrate_on_start: bool,
+}
+
+/// How workers write the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSettings {
+    /// Whether workers write final outcomes to the ledger. Default `true`; with `false` the
+    /// outcomes stay on the outcomes stream only.
+    pub enabled: bool,
+    /// Outcomes written per statement. Default [`DEFAULT_LEDGER_BATCH`].
+    pub batch: usize,
 }
 
 /// Worker settings.

@@ -16,6 +16,7 @@ pub(super) struct RawSettings {
     pub accounts: BTreeMap<String, RawAccount>,
     pub redis: RawRedis,
     pub database: RawDatabase,
+    pub ledger: RawLedger,
     pub worker: RawWorker,
     pub queue: RawQueue,
     pub retry: RawRetry,
@@ -88,6 +89,15 @@ pub(super) struct RawRedis {
 #[serde(default)]
 pub(super) struct RawDatabase {
     pub url: Option<String>,
+    pub max_connections: Option<u32>,
+    pub migrate_on_start: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawLedger {
+    pub enabled: Option<bool>,
+    pub batch: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,11 +10,13 @@ use super::policies::{quota_policy, retry_policy};
 use super::raw::{RawAccount, RawCredential, RawProvider, RawQueue, RawSettings};
 use super::secret::{self, Credential, CredentialSource, SecretUrl};
 use super::{
-    AccountKind, AccountSettings, DatabaseSettings, Error, HttpSettings, Problem, ProviderConfig,
+    AccountKind, AccountSettings, DatabaseSettings, Error, HttpSettings, LedgerSettings, Problem,
+    ProviderConfig,
     ProvidersConfig, RedisSettings, Settings, WorkerSettings,
 };
 use super::{
-    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE_URL, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE_CONNECTIONS,
+    DEFAULT_DATABASE_URL, DEFAULT_LEDGER_BATCH, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_KEY_PREFIX, DEFAULT_MAX_BODY_BYTES, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT,
 };
 use crate::job::AccountName;
@@ -148,6 +150,24 @@ pub(super) fn validate(
             &database_url,
             &["postgres", "postgresql"],
         ),
+        max_connections: bounded(
+            &mut p,
+            "database.max_connections",
+            raw.database.max_connections,
+            1..=1000,
+            DEFAULT_DATABASE_CONNECTIONS,
+        ),
+        migrate_on_start: raw.database.migrate_on_start.unwrap_or(false),
+    };
+    let ledger = LedgerSettings {
+        enabled: raw.ledger.enabled.unwrap_or(true),
+        batch: bounded(
+            &mut p,
+            "ledger.batch",
+            raw.ledger.batch,
+            1..=10_000,
+            DEFAULT_LEDGER_BATCH as u64,
+        ) as usize,
     };
     let concurrency = bounded(
         &mut p,
@@ -169,6 +189,7 @@ pub(super) fn validate(
         accounts,
         redis,
         database,
+        ledger,
         worker: WorkerSettings {
             concurrency,
             drain_timeout,

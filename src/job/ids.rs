@@ -206,6 +206,12 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `key` scoped to `campaign` (`c:{campaign}:{key}`), so an item of one campaign is never
+    /// taken for the same target pending in another: each campaign runs all of its items.
+    pub fn in_campaign(campaign: &CampaignId, key: &IdempotencyKey) -> Self {
+        IdempotencyKey(format!("c:{}:{}", campaign.as_str(), key.as_str()))
+    }
 }
 
 impl FromStr for IdempotencyKey {

@@ -80,7 +80,7 @@ impl LeaveRequest {
 }
 
 /// How often a job has been tried.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempts {
     /// Attempts that counted against the retry budget (transient failures).
     pub made: u32,
@@ -90,6 +90,12 @@ pub struct Attempts {
     /// they last, not by how many there were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_since_ms: Option<u64>,
+    /// When the first attempt started (ms since the epoch), for the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_at_ms: Option<u64>,
+    /// The last failed attempt's outcome (class and detail), for the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// A leave job as it travels through the queue.

@@ -5,7 +5,7 @@ use super::{Queue, Result};
 use crate::quota::{AccountStatus, RateFactor};
 
 /// Parked jobs moved back to the stream per script call while resuming.
-const RESUME_BATCH: usize = 500;
+pub(super) const RESUME_BATCH: u64 = 500;
 
 /// What resuming an account did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -62,29 +62,47 @@ impl Queue {
 
     /// Lifts `account`'s pause (and any cooldown) and puts its parked jobs back in the queue.
     pub async fn resume_account(&self, account: &str) -> Result<Resumed> {
+        let (was_paused, requeued) = self
+            .requeue_parked(
+                &self.keys.account(account),
+                &self.keys.account_parked(account),
+                RESUME_BATCH,
+            )
+            .await?;
+        Ok(Resumed {
+            was_paused,
+            requeued,
+        })
+    }
+
+    /// Lifts the pause in `hash` and moves the jobs parked in `list` back to the jobs stream,
+    /// `batch` per script call; returns whether it was paused and how many moved.
+    pub(super) async fn requeue_parked(
+        &self,
+        hash: &str,
+        list: &str,
+        batch: u64,
+    ) -> Result<(bool, u64)> {
         let mut conn = self.conn.clone();
         let mut first = true;
-        let mut resumed = Resumed {
-            was_paused: false,
-            requeued: 0,
-        };
+        let (mut was_paused, mut requeued) = (false, 0);
         loop {
             let mut invocation = self.scripts.resume.prepare_invoke();
             invocation
-                .key(self.keys.account(account))
-                .key(self.keys.account_parked(account))
+                .key(hash)
+                .key(list)
                 .key(self.keys.jobs())
-                .arg(RESUME_BATCH)
+                .arg(batch)
                 .arg(if first { "1" } else { "0" });
             let (was, moved, left): (u8, u64, u64) =
                 self.scripts.run(&mut conn, &invocation).await?;
             if first {
-                resumed.was_paused = was == 1;
+                was_paused = was == 1;
                 first = false;
             }
-            resumed.requeued += moved;
+            requeued += moved;
             if left == 0 || moved == 0 {
-                return Ok(resumed);
+                return Ok((was_paused, requeued));
             }
         }
     }

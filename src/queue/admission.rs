@@ -17,6 +17,9 @@
 //!   429 lowers its effective rate (AIMD), and the job is booked after the cooldown.
 //! - **Account errors** (`lua/pause.lua`): the account is paused with the reason, and its jobs
 //!   are parked in a list as they come, until an operator resumes it (`lua/resume.lua`).
+//! - **Campaign holds** ([`super::CampaignHold`]): admission also holds the jobs of a paused
+//!   campaign in its own list and refuses those of a cancelled one. Only admission looks, so a
+//!   job that has sent its first request always finishes its attempt: none is half-run.
 
 use std::time::Duration;
 
@@ -56,6 +59,11 @@ pub enum Admit {
     },
     /// The account is paused; the job is parked with it. The delivery is settled.
     Parked,
+    /// The job's campaign is paused; the job is held with it. The delivery is settled.
+    Held,
+    /// The job's campaign is cancelled: nothing is granted; the delivery is still the
+    /// caller's, to record as cancelled.
+    Cancelled,
     /// The slot comes within the inline wait: sleep this long, then ask again.
     Wait(Duration),
     /// The delivery belongs to another consumer now (its lease ran out).
@@ -95,6 +103,8 @@ impl Queue {
         let job = &delivery.job;
         let account = job.request.account.as_str();
         let id = job.id.to_string();
+        // A job outside campaigns checks a key no campaign can have (ids are never empty).
+        let campaign = job.campaign.as_ref().map_or("", |c| c.as_str());
         let mut invocation = self.scripts.admit.prepare_invoke();
         invocation
             .key(self.keys.jobs())
@@ -106,6 +116,8 @@ impl Queue {
             .key(self.keys.booked())
             .key(self.keys.runs())
             .key(self.keys.idem(job.idempotency_key.as_str()))
+            .key(self.keys.campaign(campaign))
+            .key(self.keys.campaign_parked(campaign))
             .arg(WORKERS_GROUP)
             .arg(&delivery.entry_id)
             .arg(&id)
@@ -133,6 +145,8 @@ impl Queue {
             2 => Admit::Parked,
             3 => Admit::Wait(Duration::from_millis(n)),
             4 => Admit::CrashLoop { runs: n },
+            5 => Admit::Held,
+            6 => Admit::Cancelled,
             _ => Admit::Lost,
         })
     }

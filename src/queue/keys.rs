@@ -17,6 +17,11 @@
 //! | `{p}:acct:{name}` | hash | an account's shared state: `paused`, `cool`, `tat`, `factor`, `backlog`, counters |
 //! | `{p}:acct:{name}:log` | sorted set | requests granted in the account's current window (ms) |
 //! | `{p}:acct:{name}:parked` | list | payloads of jobs waiting for a paused account |
+//! | `{p}:camp:{id}` | hash | a campaign's hold: `paused`, `cancelled`, `closed` (takes no more items) |
+//! | `{p}:camp:{id}:parked` | list | payloads of jobs held while their campaign is paused |
+//! | `{p}:events` | stream | campaign completion events (`campaign.finished`, `campaign.cancelled`) |
+//!
+//! The outcomes stream has a second consumer group, `ledger`: the workers' ledger writers.
 //!
 //! Lua scripts touch several of these at once; on Redis Cluster give a hash-tagged prefix
 //! (`{bulkleave}`) so they share a slot.
@@ -25,6 +30,8 @@
 pub const WORKERS_GROUP: &str = "workers";
 /// The consumer group of the submission stream.
 pub const INGEST_GROUP: &str = "ingest";
+/// The consumer group of the outcomes stream that writes the ledger.
+pub const LEDGER_GROUP: &str = "ledger";
 
 /// Key names for one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +110,18 @@ impl Keys {
     /// An account's sliding window of granted requests.
     pub fn account_log(&self, account: &str) -> String {
         self.key(&format!("acct:{account}:log"))
+    }
+    /// A campaign's hold.
+    pub fn campaign(&self, campaign: &str) -> String {
+        self.key(&format!("camp:{campaign}"))
+    }
+    /// Jobs held while a campaign is paused.
+    pub fn campaign_parked(&self, campaign: &str) -> String {
+        self.key(&format!("camp:{campaign}:parked"))
+    }
+    /// Campaign completion events.
+    pub fn events(&self) -> String {
+        self.key("events")
     }
     /// Jobs parked while an account is paused.
     pub fn account_parked(&self, account: &str) -> String {

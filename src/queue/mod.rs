@@ -18,6 +18,9 @@
 
 mod accounts;
 pub mod admission;
+mod campaigns;
+pub mod events;
+mod ledger_feed;
 mod consumer;
 mod dead;
 pub mod keys;
@@ -32,6 +35,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use self::accounts::Resumed;
 pub use self::admission::{Admit, FollowUp, Limits};
+pub use self::campaigns::{CampaignHold, Hold};
+pub use self::events::CampaignEvent;
+pub use self::ledger_feed::FeedEntry;
 pub use self::consumer::{Delivery, Promoted};
 pub use self::dead::{DeadLetter, Requeued};
 pub use self::keys::Keys;
@@ -193,6 +199,7 @@ impl Queue {
         for (stream, group) in [
             (self.keys.jobs(), keys::WORKERS_GROUP),
             (self.keys.submit(), keys::INGEST_GROUP),
+            (self.keys.outcomes(), keys::LEDGER_GROUP),
         ] {
             let created: redis::RedisResult<()> = redis::cmd("XGROUP")
                 .arg("CREATE")

@@ -38,6 +38,15 @@ pub struct OutcomeRecord {
     /// Whether the job ended in the dead-letter set (final failure).
     #[serde(default)]
     pub dead_letter: bool,
+    /// When its first attempt started (ms since the Unix epoch); none if it never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_attempt_ms: Option<u64>,
+    /// The last failed attempt before the final one (`class: detail`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// A safe summary of the provider's last answer: status and the redacted body excerpt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 impl OutcomeRecord {
@@ -63,6 +72,11 @@ impl OutcomeRecord {
             http_status: report.and_then(|r| r.answer.as_ref()).map(|a| a.status),
             at_ms: super::unix_ms(std::time::SystemTime::now()),
             dead_letter: false,
+            first_attempt_ms: job.attempts.first_at_ms,
+            last_error: job.attempts.last_error.clone(),
+            answer: report
+                .and_then(|r| r.answer.as_ref())
+                .map(|a| answer_summary(a.status, &a.body)),
         }
     }
 
@@ -70,6 +84,15 @@ impl OutcomeRecord {
     pub fn dead_lettered(mut self) -> Self {
         self.dead_letter = true;
         self
+    }
+}
+
+/// `HTTP 200: {"ok":true}` (the body is already a redacted one-line excerpt).
+fn answer_summary(status: u16, body: &str) -> String {
+    if body.is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        format!("HTTP {status}: {body}")
     }
 }
 
@@ -88,6 +111,15 @@ pub struct AttemptRecord {
 }
 
 impl AttemptRecord {
+    /// `class: detail`, as the ledger's `last_error` shows it (at most 300 characters).
+    pub fn summary(&self) -> String {
+        let text = format!("{}: {}", self.class, self.detail);
+        match text.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    }
+
     /// The record of `report`.
     pub fn of(report: &AttemptReport) -> Self {
         AttemptRecord {

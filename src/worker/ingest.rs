@@ -21,29 +21,8 @@ const INGEST_MAX: usize = 500;
 pub fn account_check(
     settings: &Settings,
 ) -> impl Fn(&LeaveJob) -> Result<(), JobError> + Send + Sync + 'static {
-    let accounts: Vec<_> = settings
-        .accounts
-        .iter()
-        .map(|(name, a)| (name.clone(), a.provider()))
-        .collect();
-    move |job: &LeaveJob| {
-        let request = &job.request;
-        match accounts.iter().find(|(name, _)| *name == request.account) {
-            None => Err(JobError {
-                field: "account",
-                rule: format!("{:?} is not a configured account", request.account.as_str()),
-            }),
-            Some((_, provider)) if *provider != request.provider => Err(JobError {
-                field: "provider",
-                rule: format!(
-                    "account {:?} is a {provider} account, not {}",
-                    request.account.as_str(),
-                    request.provider
-                ),
-            }),
-            Some(_) => Ok(()),
-        }
-    }
+    let settings = settings.clone();
+    move |job: &LeaveJob| settings.check_request(&job.request)
 }
 
 /// Runs until `stop`: reads submissions, and now and then claims ones a dead ingester left.

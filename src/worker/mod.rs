@@ -10,6 +10,10 @@
 //! not finish, and prefetched ones) and exits 0. A process killed outright holds nothing Redis
 //! does not know about: its deliveries stay pending and are claimed by another worker when
 //! their lease (`queue.lease`) runs out.
+//!
+//! With `ledger.enabled` (the default) every worker process also runs a ledger writer
+//! ([`crate::campaign::recorder`]): final outcomes go from the outcomes stream to PostgreSQL in
+//! batches, and finished campaigns publish their completion event.
 
 mod backend;
 mod held;
@@ -24,7 +28,12 @@ use apalis::prelude::*;
 
 pub use self::held::Held;
 pub use self::process::{AccountPolicy, Processor, Settled};
+use tokio_util::sync::CancellationToken;
+
+use crate::campaign::Campaigns;
+use crate::campaign::recorder::{self, RecorderOptions};
 use crate::config::Settings;
+use crate::ledger::Ledger;
 use crate::providers::HttpClient;
 use crate::providers::http::ClientOptions;
 use crate::queue::Queue;
@@ -39,6 +48,9 @@ pub enum Error {
     /// The HTTP client could not be built.
     #[error(transparent)]
     Http(#[from] crate::providers::http::Error),
+    /// The ledger's settings are unusable.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::Error),
     /// The worker runtime failed.
     #[error("worker runtime: {0}")]
     Runtime(String),
@@ -87,11 +99,32 @@ pub async fn run(
     let feeder = backend::Feeder::start(queue.clone(), consumer.clone(), held, concurrency).await?;
     let stop = feeder.shared.stop.clone();
     let ingester = tokio::spawn(ingest::run(
-        queue,
+        queue.clone(),
         consumer.clone(),
         Arc::new(ingest::account_check(settings)),
         stop.clone(),
     ));
+    let recorder = if settings.ledger.enabled {
+        let campaigns = Campaigns::new(
+            Ledger::connect_lazy(&settings.database)?,
+            queue.clone(),
+            Arc::new(settings.clone()),
+        );
+        let stop_recorder = CancellationToken::new();
+        let options = RecorderOptions {
+            batch: settings.ledger.batch,
+            ..RecorderOptions::default()
+        };
+        let task = tokio::spawn(recorder::run(
+            campaigns,
+            consumer.clone(),
+            options,
+            stop_recorder.clone(),
+        ));
+        Some((task, stop_recorder))
+    } else {
+        None
+    };
     let backend = feeder.backend.clone();
     let monitor = Monitor::new()
         .register_n(lanes, move |lane, _restarts| {
@@ -114,6 +147,11 @@ pub async fn run(
     let ran = monitor.run_with_signal(signal).await;
     let _ = ingester.await;
     let handed_back = feeder.stop().await?;
+    if let Some((recorder, stop_recorder)) = recorder {
+        // Last: it writes the outcomes of the drain too.
+        stop_recorder.cancel();
+        let _ = recorder.await;
+    }
     tracing::info!(handed_back, "worker stopped");
     ran.map_err(|e| Error::Runtime(e.to_string()))?;
     Ok(Summary { handed_back })

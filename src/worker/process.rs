@@ -38,6 +38,10 @@ pub enum Settled {
     Throttled,
     /// The account is paused (now, or since before): the job is parked with it.
     Parked,
+    /// Its campaign is paused: the job is held with it, not run.
+    Held,
+    /// Its campaign is cancelled: recorded as `cancelled`, not run.
+    Cancelled,
 }
 
 /// One account's policies, resolved from the configuration.
@@ -130,6 +134,8 @@ impl Processor {
                     Admit::Wait(wait) => tokio::time::sleep(wait).await,
                     Admit::Booked { .. } => return Ok(Settled::Booked),
                     Admit::Parked => return Ok(Settled::Parked),
+                    Admit::Held => return Ok(Settled::Held),
+                    Admit::Cancelled => return self.cancelled(delivery).await,
                     Admit::Lost => return Ok(Settled::Superseded),
                     Admit::CrashLoop { runs } => {
                         let max_runs = self.queue.options().max_runs;
@@ -141,6 +147,7 @@ impl Processor {
                     }
                 }
             }
+            let started_ms = crate::queue::unix_ms(SystemTime::now());
             let pacer = FleetPacer {
                 queue: &self.queue,
                 job,
@@ -157,6 +164,7 @@ impl Processor {
             let rate_limited = matches!(report.outcome, Outcome::RetryLater { .. })
                 && report.answer.as_ref().is_some_and(|a| a.status == 429);
             let mut next = job.clone();
+            next.attempts.first_at_ms.get_or_insert(started_ms);
             match policy
                 .retry
                 .decide(&mut next, &report.outcome, rate_limited, SystemTime::now())
@@ -177,7 +185,7 @@ impl Processor {
                     })
                 }
                 Decision::RetryAt(at) => {
-                    let failure = AttemptRecord::of(&report);
+                    let failure = failed(&mut next, &report);
                     let scheduled = self
                         .queue
                         .retry(&self.consumer, delivery, &next, at, &failure)
@@ -189,7 +197,7 @@ impl Processor {
                     })
                 }
                 Decision::Throttle { wait, rate_limited } => {
-                    let failure = AttemptRecord::of(&report);
+                    let failure = failed(&mut next, &report);
                     let at = self
                         .queue
                         .throttle(
@@ -210,7 +218,7 @@ impl Processor {
                 }
                 Decision::PauseAccount(reason) => {
                     tracing::warn!(reason = %reason, "account paused: its jobs wait until it is resumed");
-                    let failure = AttemptRecord::of(&report);
+                    let failure = failed(&mut next, &report);
                     let parked = self
                         .queue
                         .pause_account(&self.consumer, delivery, &next, &reason, &failure)
@@ -229,6 +237,18 @@ impl Processor {
         }
         .instrument(span)
         .await
+    }
+
+    /// Records a job of a cancelled campaign as `cancelled`: no request was sent.
+    async fn cancelled(&self, delivery: &Delivery) -> crate::queue::Result<Settled> {
+        let detail = "its campaign was cancelled before it ran: no request was sent";
+        let record = OutcomeRecord::new(&delivery.job, "cancelled", false, detail, None);
+        let recorded = self.queue.finish(delivery, &record, None).await?;
+        Ok(if recorded {
+            Settled::Cancelled
+        } else {
+            Settled::Duplicate
+        })
     }
 
     async fn dead_letter(
@@ -260,6 +280,13 @@ impl Processor {
             Settled::Duplicate
         })
     }
+}
+
+/// The record of a failed attempt, remembered on the job as its last error.
+fn failed(job: &mut LeaveJob, report: &AttemptReport) -> AttemptRecord {
+    let failure = AttemptRecord::of(report);
+    job.attempts.last_error = Some(failure.summary());
+    failure
 }
 
 /// The report of an attempt whose code panicked: a provider error, so the retry policy

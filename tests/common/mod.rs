@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod db;
 pub mod procs;
 pub mod stub;
 
@@ -207,6 +208,8 @@ pub fn worker_env(
         ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
         // Far above what a test sends: these tests are about the queue, not the quota.
         ("BULKLEAVE__ACCOUNTS__W__QUOTA", "100000/s"),
+        // Tests of the ledger turn it on with a database of their own.
+        ("BULKLEAVE__LEDGER__ENABLED", "false"),
         ("W_KEY", CANARY),
     ]
     .into_iter()

@@ -1,7 +1,8 @@
 -- Admission: may this delivery's job send its request now, within its account's quota as the
 -- whole fleet spends it? Decides and settles the delivery in one step (src/queue/admission.rs).
 -- KEYS: 1 jobs stream, 2 delayed zset, 3 delayed payload hash, 4 account hash, 5 account log,
---       6 account parked list, 7 booked hash, 8 runs hash, 9 idem key
+--       6 account parked list, 7 booked hash, 8 runs hash, 9 idem key, 10 campaign hash,
+--       11 campaign parked list
 -- ARGV: 1 group, 2 entry id, 3 job id, 4 consumer, 5 quota count, 6 period ms, 7 headroom,
 --       8 cost (requests the job needs), 9 inline wait ms, 10 AIMD increase,
 --       11 pending TTL seconds, 12 the most starts allowed (queue.max_runs), or '' when this
@@ -10,7 +11,9 @@
 -- waits in the delayed set until `at` (ms); {2, 0} parked (the account is paused); {3, ms} its
 -- slot comes within the inline wait: sleep `ms`, then ask again; {-1, 0} the delivery is
 -- another consumer's now; {4, runs} the job has started more than queue.max_runs times
--- without its attempt being settled (a crash loop): nothing granted, the caller dead-letters it.
+-- without its attempt being settled (a crash loop): nothing granted, the caller dead-letters it;
+-- {5, 0} held (its campaign is paused: the job waits in the campaign's parked list);
+-- {6, 0} its campaign is cancelled: nothing granted, the caller records it as cancelled.
 -- A start is counted here (in the runs hash, cleared whenever the delivery is settled), so the
 -- crash-loop guard costs no round trip of its own.
 -- The job's payload is read from its stream entry only when the job leaves the stream
@@ -37,14 +40,27 @@ local function take_delivery()
   return payload
 end
 
-if st[1] then
+-- Parks the delivery's job in `list` (a paused account or campaign).
+local function park(list, code)
   local payload = take_delivery()
   if not payload then
     return {-1, 0}
   end
   redis.call('HDEL', KEYS[7], job)
-  redis.call('RPUSH', KEYS[6], payload)
-  return {2, 0}
+  redis.call('RPUSH', list, payload)
+  return {code, 0}
+end
+
+local camp = redis.call('HMGET', KEYS[10], 'cancelled', 'paused')
+if camp[1] then
+  redis.call('HDEL', KEYS[7], job)
+  return {6, 0}
+end
+if camp[2] then
+  return park(KEYS[11], 5)
+end
+if st[1] then
+  return park(KEYS[6], 2)
 end
 
 local period = tonumber(ARGV[6])

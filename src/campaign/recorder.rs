@@ -1,0 +1,183 @@
+//! The ledger writer: every worker process runs one. It reads the outcomes stream through the
+//! `ledger` consumer group in batches, writes each batch with one statement, acknowledges it
+//! only once it is in PostgreSQL, and ends the campaigns the batch completed.
+//!
+//! PostgreSQL being slow or down never slows the workers: outcomes wait on the stream (pending
+//! in the group) and are written when it is back; a writer that dies leaves its batch pending
+//! for another to claim. Between batches it also does the housekeeping that needs both stores:
+//! account state copied to the ledger, completion events left in the outbox, uploads cut off
+//! half-way.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Campaigns;
+use crate::queue::FeedEntry;
+
+/// How the writer paces itself, with documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecorderOptions {
+    /// Outcomes per statement. Default [`crate::config::DEFAULT_LEDGER_BATCH`].
+    pub batch: usize,
+    /// How long a read waits for outcomes. Default 200 ms.
+    pub block: Duration,
+    /// Outcomes another writer took this long ago without acknowledging are claimed.
+    /// Default 60 s.
+    pub claim_idle: Duration,
+    /// How often the housekeeping runs. Default 5 s.
+    pub housekeeping: Duration,
+    /// Uploads still being received after this long are discarded (their sender is gone).
+    /// Default 1 h.
+    pub stale_upload: Duration,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            batch: crate::config::DEFAULT_LEDGER_BATCH,
+            block: Duration::from_millis(200),
+            claim_idle: Duration::from_secs(60),
+            housekeeping: Duration::from_secs(5),
+            stale_upload: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Runs the writer as `consumer` until `stop`, finishing the batch in hand.
+pub async fn run(
+    campaigns: Campaigns,
+    consumer: String,
+    options: RecorderOptions,
+    stop: CancellationToken,
+) {
+    let queue = campaigns.queue().clone();
+    let mut conn = loop {
+        match queue.blocking_connection(options.block).await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::error!(error = %e, "ledger writer cannot reach Redis; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    let mut next_housekeeping = Instant::now();
+    let mut backoff = Backoff::default();
+    while !stop.is_cancelled() {
+        let mut entries = Vec::new();
+        if Instant::now() >= next_housekeeping {
+            next_housekeeping = Instant::now() + options.housekeeping;
+            match queue
+                .claim_feed(&consumer, options.claim_idle, options.batch)
+                .await
+            {
+                Ok(claimed) => entries = claimed,
+                Err(e) => tracing::warn!(error = %e, "ledger writer: claiming failed"),
+            }
+            housekeeping(&campaigns, &options).await;
+        }
+        if entries.is_empty() {
+            match queue
+                .read_feed(&mut conn, &consumer, options.batch, options.block)
+                .await
+            {
+                Ok(read) => entries = read,
+                Err(e) => {
+                    tracing::warn!(error = %e, "ledger writer: reading outcomes failed");
+                    backoff.wait(&stop).await;
+                    continue;
+                }
+            }
+        }
+        // A batch is retried until it is written (or the process stops: it stays pending).
+        while !entries.is_empty() {
+            match write(&campaigns, &entries).await {
+                Ok(()) => {
+                    backoff.reset();
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, outcomes = entries.len(), "ledger write failed; retrying");
+                    if !backoff.wait(&stop).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes one batch, acknowledges it, and ends the campaigns it completed.
+pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
+    let records: Vec<_> = entries.iter().filter_map(|e| e.record.clone()).collect();
+    let skipped = entries.len() - records.len();
+    if skipped > 0 {
+        // Poison jobs' markers: the job could not be decoded, so it names no item.
+        tracing::warn!(skipped, "outcome entries without an item (poison jobs) not in the ledger");
+    }
+    let recorded = campaigns.ledger().record(&records).await?;
+    let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();
+    campaigns.queue().ack_feed(&ids).await?;
+    for campaign in &recorded.campaigns {
+        campaigns.end_if_done(campaign).await?;
+    }
+    Ok(())
+}
+
+async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
+    if let Err(e) = sync_accounts(campaigns).await {
+        tracing::warn!(error = %e, "ledger writer: account sync failed");
+    }
+    if let Err(e) = campaigns.publish_pending_events().await {
+        tracing::warn!(error = %e, "ledger writer: publishing completion events failed");
+    }
+    if let Err(e) = campaigns.resume_uploads(options.stale_upload).await {
+        tracing::warn!(error = %e, "ledger writer: resuming uploads failed");
+    }
+}
+
+/// Copies each configured account's pause state from the queue to the ledger.
+pub async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
+    for (name, account) in &campaigns.settings().accounts {
+        let status = campaigns.queue().account_status(name.as_str()).await?;
+        let pause = status
+            .paused
+            .as_deref()
+            .map(|reason| (reason, status.paused_at_ms));
+        campaigns
+            .ledger()
+            .sync_account(name.as_str(), account.provider().as_str(), pause)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Exponential backoff between failed steps, 100 ms to 5 s.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Duration::from_millis(100))
+    }
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+
+    /// Waits, unless `stop` comes first; returns whether to go on.
+    async fn wait(&mut self, stop: &CancellationToken) -> bool {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(Duration::from_secs(5));
+        tokio::select! {
+            _ = stop.cancelled() => false,
+            _ = tokio::time::sleep(wait) => true,
+        }
+    }
+}

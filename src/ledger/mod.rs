@@ -1,0 +1,141 @@
+//! The audit ledger in PostgreSQL: campaigns, one row per item with its final outcome, uploads,
+//! account state and the append-only trail of operator actions. Every SQL statement of the
+//! service lives in this module and nowhere else.
+//!
+//! - [`campaigns`](Ledger::create_campaign): the campaign row, its state and its counters
+//!   (`items`, `pending`) kept by the same statements that add items and record outcomes.
+//! - [`items`](Ledger::stage): uploads are *staged* (inserted, not yet queued) and *released*
+//!   to the queue once the whole upload has been read, so a failed upload runs nothing.
+//! - [`outcomes`](Ledger::record): the worker's batched write of final outcomes; an item's
+//!   outcome is written once, however often its job was delivered.
+//! - [`status`](Ledger::counts), [`audit`](Ledger::audit), [`accounts`](Ledger::sync_account).
+//!
+//! The schema is versioned in `migrations/` and applied by [`Ledger::migrate`]
+//! (`bulkleave migrate`, or at start with `database.migrate_on_start`).
+
+mod accounts;
+mod audit;
+mod campaigns;
+mod items;
+mod outcomes;
+mod status;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use self::accounts::AccountRow;
+pub use self::audit::AuditEntry;
+pub use self::campaigns::{Campaign, CampaignState, Change};
+pub use self::items::{Item, ItemFilter, NewItem, UploadState};
+pub use self::outcomes::Recorded;
+pub use self::status::{Counts, GroupCounts};
+use crate::config::DatabaseSettings;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Errors from the ledger.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// PostgreSQL failed or is unreachable.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// No such row.
+    #[error("{what} {id:?} does not exist")]
+    NotFound {
+        /// What was looked for (`campaign`, …).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The row exists already.
+    #[error("{what} {id:?} exists already")]
+    Exists {
+        /// What (`campaign`).
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The change is not allowed in the row's current state.
+    #[error("campaign {id:?} is {state}: cannot {action}")]
+    State {
+        /// The campaign.
+        id: String,
+        /// Its state now.
+        state: CampaignState,
+        /// What was asked.
+        action: &'static str,
+    },
+}
+
+/// The ledger's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A handle on the ledger (a connection pool). Cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").finish_non_exhaustive()
+    }
+}
+
+fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+impl Ledger {
+    /// Connects to `settings.url` (and fails if PostgreSQL cannot be reached).
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self> {
+        let pool = pool_options(settings)
+            .connect(settings.url.expose().as_str())
+            .await?;
+        Ok(Ledger { pool })
+    }
+
+    /// A ledger whose connections are opened on first use, so a service can start while
+    /// PostgreSQL is still down (its readiness check says so).
+    pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self> {
+        let pool = pool_options(settings).connect_lazy(settings.url.expose().as_str())?;
+        Ok(Ledger { pool })
+    }
+
+    /// A ledger on an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Ledger { pool }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the migrations not applied yet; returns how many there are in all.
+    pub async fn migrate(&self) -> Result<usize> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(MIGRATOR.iter().count())
+    }
+
+    /// Whether PostgreSQL answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Milliseconds since the epoch as a PostgreSQL `timestamptz` parameter.
+pub(crate) fn at_ms(ms: u64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}

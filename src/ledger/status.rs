@@ -1,0 +1,80 @@
+//! A campaign's counts: per outcome, per provider and per account, and its recent pace.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Ledger, Result};
+
+/// Counts for one provider or one account of a campaign.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct GroupCounts {
+    /// Items in all.
+    pub total: i64,
+    /// Without a final outcome yet.
+    pub pending: i64,
+    /// Out of the group (the provider said so: left, already left, group gone).
+    pub succeeded: i64,
+    /// Final failures (dead letters and other unsuccessful outcomes, cancelled excluded).
+    pub failed: i64,
+    /// Dropped by a cancel.
+    pub cancelled: i64,
+}
+
+/// A campaign's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    /// Items per outcome class (`pending` for those without one).
+    pub by_outcome: BTreeMap<String, i64>,
+    /// Dead letters among them.
+    pub dead_letters: i64,
+    /// Per provider.
+    pub by_provider: BTreeMap<String, GroupCounts>,
+    /// Per account.
+    pub by_account: BTreeMap<String, GroupCounts>,
+    /// Outcomes recorded in the last minute.
+    pub finished_last_minute: i64,
+}
+
+impl Ledger {
+    /// The counts of `campaign` (one pass over its items).
+    pub async fn counts(&self, campaign: &str) -> Result<Counts> {
+        let rows: Vec<(String, String, Option<String>, Option<bool>, bool, i64)> = sqlx::query_as(
+            "SELECT provider, account, outcome, success, dead_letter, count(*)
+             FROM items WHERE campaign_id = $1
+             GROUP BY provider, account, outcome, success, dead_letter",
+        )
+        .bind(campaign)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = Counts::default();
+        for (provider, account, outcome, success, dead, n) in rows {
+            let class = outcome.clone().unwrap_or_else(|| "pending".into());
+            *counts.by_outcome.entry(class).or_default() += n;
+            if dead {
+                counts.dead_letters += n;
+            }
+            for group in [
+                counts.by_provider.entry(provider).or_default(),
+                counts.by_account.entry(account).or_default(),
+            ] {
+                group.total += n;
+                match (outcome.as_deref(), success) {
+                    (None, _) => group.pending += n,
+                    (Some("cancelled"), _) => group.cancelled += n,
+                    (Some(_), Some(true)) => group.succeeded += n,
+                    (Some(_), _) => group.failed += n,
+                }
+            }
+        }
+        let (recent,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM items
+             WHERE campaign_id = $1 AND finished_at > now() - interval '1 minute'",
+        )
+        .bind(campaign)
+        .fetch_one(&self.pool)
+        .await?;
+        counts.finished_last_minute = recent;
+        Ok(counts)
+    }
+}
