@@ -17,6 +17,7 @@
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
 //! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter (the fleet-wide one is the queue's admission) |
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
+//! | [`upload`] | campaign uploads: streaming CSV / NDJSON reader, per-line rejections, size limits |
 //! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`telemetry`] | logging setup |
@@ -38,4 +39,5 @@ pub mod quota;
 pub mod retry;
 pub mod simulator;
 pub mod telemetry;
+pub mod upload;
 pub mod worker;
