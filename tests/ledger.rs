@@ -1,0 +1,159 @@
+//! The ledger on a real PostgreSQL (a database of its own per test): migrations on an empty
+//! database, an outcome written once per item, the counters, discarded uploads, and the
+//! append-only audit trail.
+
+mod common;
+
+use bulkleave::ledger::{CampaignState, Change, Error, Ledger, NewItem, UploadState};
+use bulkleave::queue::OutcomeRecord;
+
+fn item(job: &str, group: &str) -> NewItem {
+    NewItem {
+        job_id: job.into(),
+        line: Some(2),
+        provider: "wasend".into(),
+        account: "w".into(),
+        group_ref: group.into(),
+        idempotency_key: format!("k-{job}"),
+        requested_by: Some("tester".into()),
+    }
+}
+
+fn outcome(job: &str, campaign: Option<&str>, class: &str, success: bool) -> OutcomeRecord {
+    OutcomeRecord {
+        job: job.into(),
+        campaign: campaign.map(str::to_owned),
+        provider: "wasend".into(),
+        account: "w".into(),
+        group: format!("{job}@g.us"),
+        class: class.into(),
+        success,
+        detail: format!("{class} detail"),
+        attempts: 1,
+        throttled: 0,
+        http_status: Some(200),
+        at_ms: 1_700_000_000_000,
+        dead_letter: !success,
+        first_attempt_ms: Some(1_699_999_999_000),
+        last_error: None,
+        answer: Some("HTTP 200: {}".into()),
+    }
+}
+
+#[tokio::test]
+async fn migrations_apply_on_an_empty_database_and_again_as_a_no_op() {
+    let url = common::db::empty_database().await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let ledger = Ledger::from_pool(pool.clone());
+    let n = ledger.migrate().await.unwrap();
+    assert!(n >= 1);
+    assert_eq!(ledger.migrate().await.unwrap(), n, "a second run applies nothing new");
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
+    assert_eq!(tables, ["accounts", "audit_log", "campaigns", "items", "uploads"]);
+    let (applied,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, n);
+}
+
+#[tokio::test]
+async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
+    let (_, ledger) = common::db::fresh_ledger().await;
+    ledger.create_campaign("c", "tester", None, true).await.unwrap();
+    let inserted = ledger
+        .stage(Some("c"), None, &[item("j1", "1@g.us"), item("j2", "2@g.us"), item("j3", "2@g.us")])
+        .await
+        .unwrap();
+    assert_eq!(inserted, ["j1", "j2"], "a target is in a campaign once");
+    let c = ledger.existing_campaign("c").await.unwrap();
+    assert_eq!((c.items, c.pending), (2, 2));
+
+    // j1 delivered twice (two records in one batch and one more later): written once.
+    let first = ledger
+        .record(&[outcome("j1", Some("c"), "left", true), outcome("j1", Some("c"), "provider_error", false)])
+        .await
+        .unwrap();
+    assert_eq!((first.written, first.duplicates), (1, 0));
+    let again = ledger.record(&[outcome("j1", Some("c"), "provider_error", false)]).await.unwrap();
+    assert_eq!((again.written, again.duplicates), (0, 1));
+    let j1 = ledger.item("j1").await.unwrap().unwrap();
+    assert_eq!((j1.outcome.as_deref(), j1.success), (Some("left"), Some(true)));
+    assert_eq!(j1.answer.as_deref(), Some("HTTP 200: {}"));
+    assert!(j1.first_attempt_at.unwrap() < j1.last_attempt_at.unwrap());
+
+    // An outcome of a job the ledger never saw (the Redis contract) adds its item, counted
+    // as done, to a campaign created on the fly.
+    let seen = ledger.record(&[outcome("j9", Some("new"), "already_left", true)]).await.unwrap();
+    assert_eq!(seen.campaigns, ["new"]);
+    let new = ledger.existing_campaign("new").await.unwrap();
+    assert_eq!((new.items, new.pending, new.created_by.as_str()), (1, 0, "submission"));
+
+    // c ends only once closed and nothing is pending.
+    assert!(ledger.end_if_done("c").await.unwrap().is_none());
+    ledger.change_campaign("c", Change::Close).await.unwrap();
+    assert!(ledger.end_if_done("c").await.unwrap().is_none(), "j2 is pending");
+    ledger.record(&[outcome("j2", Some("c"), "provider_error", false)]).await.unwrap();
+    let ended = ledger.end_if_done("c").await.unwrap().expect("ends now");
+    assert_eq!(ended.state, CampaignState::Finished);
+    assert!(ledger.end_if_done("c").await.unwrap().is_none(), "it ends once");
+    let counts = ledger.counts("c").await.unwrap();
+    assert_eq!(counts.by_outcome["left"], 1);
+    assert_eq!(counts.dead_letters, 1);
+    assert_eq!(counts.by_account["w"].succeeded, 1);
+    assert_eq!(counts.by_account["w"].failed, 1);
+    assert_eq!(ledger.unpublished_ends(10).await.unwrap().len(), 1);
+    ledger.mark_published("c").await.unwrap();
+    assert!(ledger.unpublished_ends(10).await.unwrap().is_empty());
+
+    // State changes follow the table; a finished campaign refuses them.
+    match ledger.change_campaign("c", Change::Pause).await {
+        Err(Error::State { state: CampaignState::Finished, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_discarded_upload_leaves_nothing_behind() {
+    let (_, ledger) = common::db::fresh_ledger().await;
+    ledger.create_campaign("c", "tester", None, true).await.unwrap();
+    let kept = ledger.start_upload("c", "tester").await.unwrap();
+    ledger.stage(Some("c"), Some(kept), &[item("a", "1@g.us")]).await.unwrap();
+    ledger.mark_queued(&["a".into()]).await.unwrap();
+    ledger.end_upload(kept, UploadState::Released).await.unwrap();
+    let failed = ledger.start_upload("c", "tester").await.unwrap();
+    ledger
+        .stage(Some("c"), Some(failed), &[item("b", "2@g.us"), item("d", "3@g.us")])
+        .await
+        .unwrap();
+    assert_eq!(ledger.staged(failed, 10).await.unwrap().len(), 2);
+    ledger.end_upload(failed, UploadState::Discarded).await.unwrap();
+    let c = ledger.existing_campaign("c").await.unwrap();
+    assert_eq!((c.items, c.pending), (1, 1));
+    assert!(ledger.item("b").await.unwrap().is_none());
+    assert!(ledger.item("a").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_audit_trail_is_append_only() {
+    let (_, ledger) = common::db::fresh_ledger().await;
+    ledger
+        .audit("ops", "campaign.cancel", "campaign:c", serde_json::json!({"requeued": 3}))
+        .await
+        .unwrap();
+    let trail = ledger.audit_trail(Some("campaign:c"), 10).await.unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].detail["requeued"], 3);
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        let err = sqlx::query(sql).execute(ledger.pool()).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(ledger.audit_trail(None, 10).await.unwrap().len(), 1);
+}
