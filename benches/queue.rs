@@ -22,6 +22,10 @@ use bulkleave::queue::{Queue, QueueOptions};
 #[path = "../tests/common/stub.rs"]
 mod stub;
 
+#[path = "../tests/common/db.rs"]
+#[allow(dead_code)]
+mod db;
+
 const REDIS: &str = "redis://127.0.0.1:6379";
 
 struct Args {
@@ -29,6 +33,7 @@ struct Args {
     runs: usize,
     concurrency: usize,
     bullmq: bool,
+    ledger: bool,
 }
 
 fn args() -> Args {
@@ -37,6 +42,7 @@ fn args() -> Args {
         runs: 3,
         concurrency: 50,
         bullmq: true,
+        ledger: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -52,6 +58,7 @@ fn args() -> Args {
             "--runs" => a.runs = it.next().and_then(|s| s.parse().ok()).unwrap_or(3),
             "--concurrency" => a.concurrency = it.next().and_then(|s| s.parse().ok()).unwrap_or(50),
             "--no-bullmq" => a.bullmq = false,
+            "--no-ledger" => a.ledger = false,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -115,12 +122,36 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 struct Run {
     enqueue_per_s: f64,
     drain_per_s: f64,
+    /// With the ledger on: outcomes in PostgreSQL per second, from the first job to the last row.
+    ledger_per_s: Option<f64>,
     commands_per_job: f64,
     peak_rss_mib: f64,
 }
 
-async fn bulkleave_run(size: usize, port: u16, concurrency: usize, run: usize) -> Run {
+/// A fresh, migrated database for one run with the ledger on.
+async fn ledger_database() -> (String, sqlx::PgPool) {
+    let url = db::empty_database().await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("bench database");
+    bulkleave::ledger::Ledger::from_pool(pool.clone())
+        .migrate()
+        .await
+        .expect("migrate");
+    (url, pool)
+}
+
+async fn bulkleave_run(
+    size: usize,
+    port: u16,
+    concurrency: usize,
+    run: usize,
+    ledger: bool,
+) -> Run {
     let prefix = format!("bench-{size}-{run}");
+    let database = if ledger {
+        Some(ledger_database().await)
+    } else {
+        None
+    };
     drop_prefix(&prefix);
     let settings = RedisSettings {
         url: SecretUrl::new(REDIS.parse().expect("url")),
@@ -158,6 +189,11 @@ async fn bulkleave_run(size: usize, port: u16, concurrency: usize, run: usize) -
         .env("BULKLEAVE__ACCOUNTS__W__QUOTA", "1000000/s")
         .env("BULKLEAVE__WORKER__CONCURRENCY", concurrency.to_string())
         .env("W_KEY", "bench-key")
+        .env("BULKLEAVE__LEDGER__ENABLED", database.is_some().to_string())
+        .env(
+            "BULKLEAVE__DATABASE__URL",
+            database.as_ref().map_or("postgres://127.0.0.1/unused", |(u, _)| u.as_str()),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -182,6 +218,21 @@ async fn bulkleave_run(size: usize, port: u16, concurrency: usize, run: usize) -
     }
     let drain_per_s = size as f64 / t.elapsed().as_secs_f64();
     rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
+    let mut ledger_per_s = None;
+    if let Some((_, pool)) = &database {
+        loop {
+            let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items WHERE outcome IS NOT NULL")
+                .fetch_one(pool)
+                .await
+                .expect("count");
+            if n as usize >= size {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(1800), "ledger did not catch up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ledger_per_s = Some(size as f64 / t.elapsed().as_secs_f64());
+    }
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -203,6 +254,7 @@ async fn bulkleave_run(size: usize, port: u16, concurrency: usize, run: usize) -
     Run {
         enqueue_per_s,
         drain_per_s,
+        ledger_per_s,
         commands_per_job: total as f64 / size as f64,
         peak_rss_mib: rss as f64 / 1024.0,
     }
@@ -286,6 +338,7 @@ fn bullmq_run(size: usize, port: u16, concurrency: usize, run: usize) -> Option<
     Some(Run {
         enqueue_per_s: v["enqueue"].as_f64()?,
         drain_per_s: v["drain"].as_f64()?,
+        ledger_per_s: None,
         commands_per_job: total as f64 / size as f64,
         peak_rss_mib: v["rss_mib"].as_f64()?,
     })
@@ -298,8 +351,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn summarize(name: &str, size: usize, runs: &[Run]) -> f64 {
     let drain = median(runs.iter().map(|r| r.drain_per_s).collect());
+    let ledger: Vec<f64> = runs.iter().filter_map(|r| r.ledger_per_s).collect();
+    let ledger = if ledger.is_empty() {
+        "-".to_owned()
+    } else {
+        format!("{:.0}", median(ledger))
+    };
     println!(
-        "| {name} | {size} | {:.0} | {drain:.0} | {:.2} | {:.0} | {} |",
+        "| {name} | {size} | {:.0} | {drain:.0} | {ledger} | {:.2} | {:.0} | {} |",
         median(runs.iter().map(|r| r.enqueue_per_s).collect()),
         median(runs.iter().map(|r| r.commands_per_job).collect()),
         median(runs.iter().map(|r| r.peak_rss_mib).collect()),
@@ -317,9 +376,10 @@ async fn main() {
     let port = stub::fast_wasend_stub().await;
     let bullmq = a.bullmq && ensure_bullmq();
     println!(
-        "| queue | backlog | enqueue jobs/s | drain jobs/s (median) | Redis commands/job | worker peak RSS MiB | drain runs |"
+        "| queue | backlog | enqueue jobs/s | drain jobs/s (median) | in the ledger jobs/s | Redis commands/job | worker peak RSS MiB | drain runs |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut with_ledger = BTreeMap::new();
     let mut ours = BTreeMap::new();
     let mut theirs = BTreeMap::new();
     for &size in &a.sizes {
@@ -328,11 +388,18 @@ async fn main() {
         } else {
             a.runs
         };
-        let mut r = Vec::new();
+        // Ledger off and on alternate, so the machine's drift hits both alike.
+        let (mut r, mut l) = (Vec::new(), Vec::new());
         for run in 0..runs {
-            r.push(bulkleave_run(size, port, a.concurrency, run).await);
+            r.push(bulkleave_run(size, port, a.concurrency, run, false).await);
+            if a.ledger && size <= 100_000 {
+                l.push(bulkleave_run(size, port, a.concurrency, run, true).await);
+            }
         }
         ours.insert(size, summarize("bulkleave", size, &r));
+        if !l.is_empty() {
+            with_ledger.insert(size, summarize("bulkleave + ledger", size, &l));
+        }
         if bullmq && size <= 100_000 {
             let b: Vec<Run> = (0..runs)
                 .filter_map(|run| bullmq_run(size, port, a.concurrency, run))
@@ -343,6 +410,11 @@ async fn main() {
         }
     }
     println!();
+    for (size, rate) in &with_ledger {
+        if let Some(off) = ours.get(size) {
+            println!("ratio at {size}: ledger on / ledger off = {:.2}x", rate / off);
+        }
+    }
     for (size, rate) in &ours {
         if let Some(b) = theirs.get(size) {
             println!("ratio at {size}: bulkleave / BullMQ = {:.2}x", rate / b);
