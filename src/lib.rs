@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod job;
