@@ -17,6 +17,8 @@
 //! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter (the fleet-wide one is the queue's admission) |
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
 //! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |
+//! | [`api`] | the HTTP API (`bulkleave api`): axum router, bearer auth, problem+json errors, OpenAPI |
+//! | [`accounts`] | accounts as operators see them (state, rate, backlog, ETA), for the CLI and the API |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`telemetry`] | logging setup |
 //! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain |

@@ -1,30 +1,26 @@
 //! `POST /v1/jobs`: the job lands in the Redis queue as submitted, a second submission is a
 //! duplicate, and every contract rule answers 422 naming its field.
 
+use std::time::Duration;
+
 use bulkleave::job::LeaveJob;
 use serde_json::{Value, json};
 
 use crate::support::{GROUP, OTHER_TOKEN, TOKEN, TestApi};
 
-/// The jobs in the queue's stream, decoded.
-async fn queued(api: &TestApi) -> Vec<LeaveJob> {
-    let client = redis::Client::open(api.redis.url.expose().as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(api.queue.keys().jobs())
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
+/// The jobs waiting in the queue, in order (delivered to a test consumer to read them).
+async fn delivered(api: &TestApi) -> Vec<LeaveJob> {
+    let mut conn = api
+        .queue
+        .blocking_connection(Duration::from_millis(100))
         .await
         .unwrap();
-    reply
-        .ids
-        .iter()
-        .map(|e| {
-            let payload: String = e.get("job").expect("job field");
-            serde_json::from_str(&payload).unwrap()
-        })
-        .collect()
+    let deliveries = api
+        .queue
+        .fetch(&mut conn, "t", 10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    deliveries.into_iter().map(|d| d.job).collect()
 }
 
 #[tokio::test]
@@ -38,21 +34,6 @@ async fn a_job_is_queued_once_and_its_duplicate_reported() {
     assert_eq!(created["status"], "queued");
     let id = created["job_id"].as_str().unwrap().to_owned();
     assert_eq!(api.queue.stats().await.unwrap().ready, 1);
-    let jobs = queued(&api).await;
-    assert_eq!(jobs.len(), 1);
-    let job = &jobs[0];
-    assert_eq!(job.id.to_string(), id);
-    assert_eq!(job.request.account.as_str(), "w");
-    assert_eq!(job.request.group.as_str(), GROUP);
-    assert_eq!(
-        job.campaign.as_ref().map(|c| c.to_string()).as_deref(),
-        Some("c1")
-    );
-    assert_eq!(
-        job.requested_by.as_deref(),
-        Some("ci"),
-        "defaults to the caller"
-    );
 
     // The same request again, from another caller: a duplicate, nothing added.
     let dup = api
@@ -74,8 +55,21 @@ async fn a_job_is_queued_once_and_its_duplicate_reported() {
     api.call("POST", "/v1/jobs", Some(OTHER_TOKEN), Some(third))
         .await
         .ok(201);
-    let jobs = queued(&api).await;
+    let jobs = delivered(&api).await;
     assert_eq!(jobs.len(), 3);
+    let job = &jobs[0];
+    assert_eq!(job.id.to_string(), id);
+    assert_eq!(job.request.account.as_str(), "w");
+    assert_eq!(job.request.group.as_str(), GROUP);
+    assert_eq!(
+        job.campaign.as_ref().map(|c| c.to_string()).as_deref(),
+        Some("c1")
+    );
+    assert_eq!(
+        job.requested_by.as_deref(),
+        Some("ci"),
+        "defaults to the caller"
+    );
     assert_eq!(jobs[1].idempotency_key.as_str(), "hr-4711");
     assert_eq!(jobs[1].requested_by.as_deref(), Some("payroll"));
     assert_eq!(jobs[2].requested_by.as_deref(), Some("hr-system"));

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use bulkleave::api::{AppState, app};
-use bulkleave::config::{RedisSettings, Settings, load_with_env};
+use bulkleave::config::{RedisSettings, load_with_env};
 use bulkleave::queue::{DeadInfo, Delivery, OutcomeRecord, Queue};
 use http_body_util::BodyExt;
 use serde_json::Value;
