@@ -1,8 +1,6 @@
 //! Accounts through the API: the same report as `bulkleave account list`, one account, and
 //! resuming a paused one puts its parked jobs back in the queue.
 
-use std::time::Duration;
-
 use bulkleave::queue::AttemptRecord;
 use serde_json::json;
 
@@ -35,17 +33,7 @@ async fn list_show_pause_and_resume() {
     api.call("POST", "/v1/jobs", Some(TOKEN), Some(body))
         .await
         .ok(201);
-    let mut conn = api
-        .queue
-        .blocking_connection(Duration::from_millis(100))
-        .await
-        .unwrap();
-    let d = api
-        .queue
-        .fetch(&mut conn, "t", 1, Duration::from_millis(100))
-        .await
-        .unwrap()
-        .remove(0);
+    let d = api.deliver(1).await.remove(0);
     let failure = AttemptRecord {
         at_ms: 1,
         class: "account_error".into(),

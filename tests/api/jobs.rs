@@ -1,27 +1,10 @@
 //! `POST /v1/jobs`: the job lands in the Redis queue as submitted, a second submission is a
 //! duplicate, and every contract rule answers 422 naming its field.
 
-use std::time::Duration;
-
 use bulkleave::job::LeaveJob;
 use serde_json::{Value, json};
 
 use crate::support::{GROUP, OTHER_TOKEN, TOKEN, TestApi};
-
-/// The jobs waiting in the queue, in order (delivered to a test consumer to read them).
-async fn delivered(api: &TestApi) -> Vec<LeaveJob> {
-    let mut conn = api
-        .queue
-        .blocking_connection(Duration::from_millis(100))
-        .await
-        .unwrap();
-    let deliveries = api
-        .queue
-        .fetch(&mut conn, "t", 10, Duration::from_millis(100))
-        .await
-        .unwrap();
-    deliveries.into_iter().map(|d| d.job).collect()
-}
 
 #[tokio::test]
 async fn a_job_is_queued_once_and_its_duplicate_reported() {
@@ -55,7 +38,7 @@ async fn a_job_is_queued_once_and_its_duplicate_reported() {
     api.call("POST", "/v1/jobs", Some(OTHER_TOKEN), Some(third))
         .await
         .ok(201);
-    let jobs = delivered(&api).await;
+    let jobs: Vec<LeaveJob> = api.deliver(10).await.into_iter().map(|d| d.job).collect();
     assert_eq!(jobs.len(), 3);
     let job = &jobs[0];
     assert_eq!(job.id.to_string(), id);

@@ -105,20 +105,20 @@ impl TestApi {
         Answer::new(parts.status, parts.headers, &bytes)
     }
 
+    /// Up to `n` jobs waiting in the queue, in order, delivered to consumer `t`.
+    pub async fn deliver(&self, n: usize) -> Vec<Delivery> {
+        let block = std::time::Duration::from_millis(100);
+        let mut conn = self.queue.blocking_connection(block).await.expect("conn");
+        self.queue
+            .fetch(&mut conn, "t", n, block)
+            .await
+            .expect("fetch")
+    }
+
     /// Dead-letters the next job of the queue, as a worker does after its last attempt;
     /// returns the job id.
     pub async fn dead_letter_next(&self, reason: &str) -> String {
-        let mut conn = self
-            .queue
-            .blocking_connection(std::time::Duration::from_millis(100))
-            .await
-            .expect("connection");
-        let d: Delivery = self
-            .queue
-            .fetch(&mut conn, "t", 1, std::time::Duration::from_millis(100))
-            .await
-            .expect("fetch")
-            .remove(0);
+        let d = self.deliver(1).await.remove(0);
         let info = DeadInfo {
             reason: reason.into(),
             at_ms: 1,
