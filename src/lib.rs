@@ -19,6 +19,8 @@
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
 //! | [`upload`] | campaign uploads: streaming CSV / NDJSON reader, per-line rejections, size limits |
 //! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |
+//! | [`api`] | the HTTP API (`bulkleave api`): axum router, bearer auth, problem+json errors, OpenAPI |
+//! | [`accounts`] | accounts as operators see them (state, rate, backlog, ETA), for the CLI and the API |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`telemetry`] | logging setup |
 //! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain |
@@ -28,6 +30,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accounts;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod campaign;

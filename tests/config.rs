@@ -76,10 +76,17 @@ fn the_example_file_is_valid_with_its_credentials_present() {
             "BULKLEAVE__ACCOUNTS__ACME_WASEND__CREDENTIAL__FILE",
             secret.path().to_str().unwrap(),
         ),
+        ("BULKLEAVE_API_TOKEN_OPS", "ops-token"),
+        (
+            "BULKLEAVE__API__TOKENS__HR-SYSTEM__FILE",
+            secret.path().to_str().unwrap(),
+        ),
     ]);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
     let s = load_with_env(Some(&path), &vars).unwrap();
     assert_eq!(s.accounts.len(), 4);
+    let callers: Vec<&str> = s.api.tokens.keys().map(String::as_str).collect();
+    assert_eq!(callers, ["hr-system", "ops"]);
     let wasend = s.accounts.get(&"acme_wasend".parse().unwrap()).unwrap();
     assert_eq!(s.quota(wasend).to_string(), "5/min");
     let kirimin = s.accounts.get(&"acme_kirimin".parse().unwrap()).unwrap();
@@ -358,4 +365,32 @@ fn a_kirimin_leave_with_an_owner_check_books_two_requests() {
     unchecked.push(("BULKLEAVE__ACCOUNTS__K__OWNER_POLICY", "unchecked"));
     let s = load_with_env(None, &env(&unchecked)).unwrap();
     assert_eq!(s.limits(&s.accounts[&"k".parse().unwrap()]).cost, 1);
+}
+
+#[test]
+fn api_section_defaults_and_problems_name_their_keys() {
+    let s = load_with_env(None, &env(&[])).unwrap();
+    assert_eq!(s.api.listen.to_string(), config::DEFAULT_API_LISTEN);
+    assert_eq!(s.api.max_body_bytes, config::DEFAULT_API_MAX_BODY_BYTES);
+    assert!(s.api.tokens.is_empty());
+    let vars = env(&[
+        ("BULKLEAVE__API__LISTEN", "localhost"),
+        ("BULKLEAVE__API__MAX_BODY_BYTES", "10"),
+        ("BULKLEAVE__API__TOKENS__CI__ENV", "UNSET_TOKEN_VAR"),
+        ("BULKLEAVE__API__TOKENS__CI_2__ENV", "T"),
+        ("BULKLEAVE__API__TOKENS__CI_2__FILE", "/x"),
+    ]);
+    let Err(Error::Invalid(problems)) = load_with_env(None, &vars) else {
+        panic!("invalid")
+    };
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "api.listen",
+            "api.max_body_bytes",
+            "api.tokens.ci.env",
+            "api.tokens.ci_2"
+        ]
+    );
 }

@@ -4,13 +4,13 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use clap::Subcommand;
-use serde::Serialize;
 
 use super::EXIT_BAD_ARGUMENT;
 use super::queue::connect;
+use crate::accounts::{self, AccountReport, AccountState};
 use crate::config::Settings;
 use crate::job::AccountName;
-use crate::quota::{AccountStatus, Eta};
+use crate::quota::Eta;
 
 /// `bulkleave account …`
 #[derive(Debug, Subcommand)]
@@ -30,21 +30,6 @@ pub enum AccountCommand {
     },
 }
 
-/// One row of `account list`.
-#[derive(Debug, Serialize)]
-struct Row {
-    account: String,
-    provider: String,
-    quota: String,
-    /// Effective requests per second now (the quota, lowered after 429s).
-    effective_per_second: f64,
-    /// `active`, `cooling_down` or `paused`.
-    state: &'static str,
-    #[serde(flatten)]
-    status: AccountStatus,
-    eta: Eta,
-}
-
 /// Runs an account command.
 pub(super) async fn run(settings: &Settings, command: AccountCommand) -> u8 {
     let queue = match connect(settings).await {
@@ -53,33 +38,13 @@ pub(super) async fn run(settings: &Settings, command: AccountCommand) -> u8 {
     };
     match command {
         AccountCommand::List { json } => {
-            let mut rows = Vec::new();
-            for (name, account) in &settings.accounts {
-                let status = match queue.account_status(name.as_str()).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("bulkleave: reading account {name}: {e}");
-                        return 1;
-                    }
-                };
-                let limits = settings.limits(account);
-                let state = if status.paused.is_some() {
-                    "paused"
-                } else if status.cooldown_until_ms.is_some() {
-                    "cooling_down"
-                } else {
-                    "active"
-                };
-                rows.push(Row {
-                    account: name.to_string(),
-                    provider: account.provider().to_string(),
-                    quota: limits.quota.to_string(),
-                    effective_per_second: status.pace(limits.quota, &limits.policy).per_second(),
-                    state,
-                    eta: status.eta(limits.quota, &limits.policy, limits.cost),
-                    status,
-                });
-            }
+            let rows = match accounts::report_all(settings, &queue).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("bulkleave: reading the accounts: {e}");
+                    return 1;
+                }
+            };
             if json {
                 for row in &rows {
                     match serde_json::to_string(row) {
@@ -144,7 +109,7 @@ fn when(ms: u64, now_ms: u64) -> String {
     )
 }
 
-fn table(rows: &[Row]) -> String {
+fn table(rows: &[AccountReport]) -> String {
     let mut out = format!(
         "{:<20} {:<9} {:<9} {:>9} {:<13} {:>8} {:>7} {:>9}  {}\n",
         "ACCOUNT",
@@ -158,18 +123,17 @@ fn table(rows: &[Row]) -> String {
         "ETA / REASON"
     );
     for r in rows {
-        let s = &r.status;
-        let detail = match (&s.paused, r.eta) {
+        let detail = match (&r.paused, r.eta) {
             (Some(reason), _) => format!("paused: {reason}"),
             (None, Eta::Idle) => "idle".to_owned(),
             (None, Eta::Paused) => "paused".to_owned(),
-            (None, Eta::At { at_ms }) => when(at_ms, s.now_ms),
+            (None, Eta::At { at_ms }) => when(at_ms, r.now_ms),
         };
-        let detail = match (&s.cooldown_reason, s.cooldown_until_ms) {
-            (Some(reason), Some(until)) if s.paused.is_none() => {
+        let detail = match (&r.cooldown_reason, r.cooldown_until_ms) {
+            (Some(reason), Some(until)) if r.paused.is_none() => {
                 format!(
                     "{detail}; cooling down until {}: {reason}",
-                    when(until, s.now_ms)
+                    when(until, r.now_ms)
                 )
             }
             _ => detail,
@@ -180,12 +144,20 @@ fn table(rows: &[Row]) -> String {
             r.provider,
             r.quota,
             r.effective_per_second,
-            r.state,
-            s.backlog,
-            s.parked,
-            s.throttled,
+            state_word(r.state),
+            r.backlog,
+            r.parked,
+            r.throttled,
             detail
         ));
     }
     out
+}
+
+fn state_word(state: AccountState) -> &'static str {
+    match state {
+        AccountState::Active => "active",
+        AccountState::CoolingDown => "cooling_down",
+        AccountState::Paused => "paused",
+    }
 }

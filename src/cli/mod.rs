@@ -2,8 +2,8 @@
 //!
 //! | code | meaning |
 //! |---|---|
-//! | 0 | success (for `leave`: left, already left, or group gone) |
-//! | 1 | unexpected internal error |
+//! | 0 | success (for `leave`: left, already left, or group gone; for `worker` and `api`: a clean stop) |
+//! | 1 | unexpected internal error (also: Redis unreachable, `api` address not bindable) |
 //! | 2 | command-line usage error (from clap) |
 //! | 3-7 | `leave` failure classes: retry later, provider error, account error, owner cannot leave, invalid input ([`OutcomeClass::exit_code`](crate::providers::OutcomeClass::exit_code)) |
 //! | 64 | a bad argument value (unknown account or campaign, group reference invalid for the provider, a campaign change its state refuses) |
@@ -11,6 +11,7 @@
 //! | 78 | the configuration is invalid |
 
 mod account;
+mod api;
 mod campaign;
 mod config_check;
 mod leave;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Run the worker pool: pull jobs from Redis, leave groups, record outcomes. Stops
     /// cleanly on SIGTERM/SIGINT.
     Worker,
+    /// Serve the HTTP API (campaigns, jobs, dead letters, accounts) until SIGTERM/SIGINT.
+    /// Prints `listening on http://ADDR` once bound.
+    Api(api::ApiArgs),
     /// Add one leave job to the queue (prints its id), or a whole file of them to a campaign
     /// (`--campaign NAME FILE`, CSV or NDJSON with columns provider, account, group).
     Enqueue(queue::EnqueueArgs),
@@ -114,6 +118,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
         Command::Leave(args) => leave::run(&settings, args).await,
         Command::Worker => worker::run(&settings).await,
+        Command::Api(args) => api::run(settings, args).await,
         Command::Enqueue(args) => match &args.file {
             Some(file) => {
                 let campaign = args.campaign.as_deref().unwrap_or_default();

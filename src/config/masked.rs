@@ -4,7 +4,7 @@
 
 use toml::{Table, Value};
 
-use super::{AccountKind, ProviderConfig, Settings};
+use super::{AccountKind, ApiSettings, ProviderConfig, Settings};
 use crate::providers::Provider;
 
 fn s(v: impl ToString) -> Value {
@@ -47,6 +47,29 @@ fn provider_table(which: Provider, p: &ProviderConfig) -> Table {
     pacing.insert("aimd_increase".into(), Value::Float(q.aimd.increase));
     pacing.insert("aimd_floor".into(), Value::Float(q.aimd.floor));
     t.insert("pacing".into(), Value::Table(pacing));
+    t
+}
+
+fn api_table(api: &ApiSettings) -> Table {
+    let mut t = Table::new();
+    t.insert("listen".into(), s(api.listen));
+    t.insert(
+        "max_body_bytes".into(),
+        Value::Integer(i64::try_from(api.max_body_bytes).unwrap_or(i64::MAX)),
+    );
+    t.insert(
+        "max_upload_bytes".into(),
+        Value::Integer(i64::try_from(api.max_upload_bytes).unwrap_or(i64::MAX)),
+    );
+    t.insert("request_timeout".into(), duration(api.request_timeout));
+    let mut tokens = Table::new();
+    for (name, token) in &api.tokens {
+        tokens.insert(
+            name.clone(),
+            s(format!("[redacted] (from {})", token.source())),
+        );
+    }
+    t.insert("tokens".into(), Value::Table(tokens));
     t
 }
 
@@ -158,6 +181,7 @@ pub fn render(settings: &Settings) -> String {
         Value::Integer(i64::from(settings.worker.concurrency)),
     );
     root.insert("worker".into(), Value::Table(worker));
+    root.insert("api".into(), Value::Table(api_table(&settings.api)));
 
     toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
 }

@@ -11,6 +11,7 @@
 //! key. [`masked`] renders the effective configuration with secrets hidden
 //! (`bulkleave config check`).
 
+mod api;
 pub mod masked;
 mod policies;
 mod raw;
@@ -19,6 +20,7 @@ mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -49,6 +51,14 @@ pub const DEFAULT_LEDGER_BATCH: usize = 500;
 pub const DEFAULT_CONCURRENCY: u32 = 32;
 /// Default time a stopping worker gives its in-flight jobs before handing them back.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
+/// Default address the HTTP API listens on.
+pub const DEFAULT_API_LISTEN: &str = "0.0.0.0:8080";
+/// Default cap on JSON request bodies of the HTTP API (1 MiB).
+pub const DEFAULT_API_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default cap on uploads to the HTTP API (256 MiB).
+pub const DEFAULT_API_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
+/// Default time the HTTP API gives one request before answering 503.
+pub const DEFAULT_API_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The environment-variable prefix (`BULKLEAVE__…`).
 pub const ENV_PREFIX: &str = "BULKLEAVE";
 
@@ -109,6 +119,26 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Queue behaviour (leases, idempotency windows).
     pub queue: QueueOptions,
+    /// The HTTP API (`bulkleave api`).
+    pub api: ApiSettings,
+}
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Address to listen on. Default [`DEFAULT_API_LISTEN`].
+    pub listen: SocketAddr,
+    /// Cap on JSON request bodies. Default [`DEFAULT_API_MAX_BODY_BYTES`].
+    pub max_body_bytes: usize,
+    /// Cap on uploads (for the upload endpoints to come). Default
+    /// [`DEFAULT_API_MAX_UPLOAD_BYTES`].
+    pub max_upload_bytes: u64,
+    /// Time one request may take before it is answered 503. Default
+    /// [`DEFAULT_API_REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// Bearer tokens by name; the name is the caller's identity in the audit trail. Without
+    /// any, every authenticated endpoint answers 401 (there is no open mode).
+    pub tokens: BTreeMap<String, Credential>,
 }
 
 /// Settings of the shared HTTP client.

@@ -21,6 +21,7 @@ pub(super) struct RawSettings {
     pub queue: RawQueue,
     pub retry: RawRetry,
     pub pacing: RawPacing,
+    pub api: RawApi,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +77,17 @@ pub(super) struct RawAccount {
 pub(super) struct RawCredential {
     pub env: Option<String>,
     pub file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawApi {
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<u64>,
+    pub max_upload_bytes: Option<u64>,
+    pub request_timeout: Option<String>,
+    /// Token name (the caller's identity) → where its value is read.
+    pub tokens: BTreeMap<String, RawCredential>,
 }
 
 #[derive(Debug, Default, Deserialize)]

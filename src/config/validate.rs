@@ -179,6 +179,7 @@ pub(super) fn validate(
     let drain_timeout = duration(&mut p, "worker.drain_timeout", raw.worker.drain_timeout)
         .unwrap_or(DEFAULT_DRAIN_TIMEOUT);
     let queue = queue_options(&mut p, raw.queue);
+    let api = super::api::api_settings(&mut p, raw.api, env);
 
     if !p.0.is_empty() {
         return Err(Error::Invalid(p.0));
@@ -195,6 +196,7 @@ pub(super) fn validate(
             drain_timeout,
         },
         queue,
+        api,
     })
 }
 
@@ -583,7 +585,7 @@ fn enum_value<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn credential(
+pub(super) fn credential(
     p: &mut Problems,
     key: &str,
     raw: Option<&RawCredential>,

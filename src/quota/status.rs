@@ -34,7 +34,7 @@ pub struct AccountStatus {
 }
 
 /// When an account's backlog will be done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Eta {
     /// Nothing to do.
