@@ -6,11 +6,12 @@ use crate::worker;
 
 /// Runs the pool; 0 after a clean drain, 1 if the queue is unreachable or the runtime fails.
 pub(super) async fn run(settings: &Settings) -> u8 {
-    if settings.ledger.enabled && settings.database.migrate_on_start {
-        if let Err(e) = super::migrate::migrate(settings).await {
-            eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
-            return 1;
-        }
+    if settings.ledger.enabled
+        && settings.database.migrate_on_start
+        && let Err(e) = super::migrate::migrate(settings).await
+    {
+        eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
+        return 1;
     }
     let queue = match Queue::connect(&settings.redis, settings.queue.clone()).await {
         Ok(q) => q,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{Ledger, Result};
 
 /// An item to add.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct NewItem {
     /// The job id it runs as.
     pub job_id: String,
@@ -170,28 +170,16 @@ impl Ledger {
 
     /// Up to `limit` of `upload`'s staged items, in job-id order.
     pub async fn staged(&self, upload: Uuid, limit: i64) -> Result<Vec<NewItem>> {
-        let rows: Vec<(String, Option<i64>, String, String, String, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT job_id, line, provider, account, group_ref, idempotency_key, requested_by
-                 FROM items WHERE upload_id = $1 AND queued_at IS NULL
-                 ORDER BY job_id LIMIT $2",
-            )
-            .bind(upload)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(job_id, line, provider, account, group_ref, idem, requested_by)| NewItem {
-                job_id,
-                line,
-                provider,
-                account,
-                group_ref,
-                idempotency_key: idem.unwrap_or_default(),
-                requested_by,
-            })
-            .collect())
+        Ok(sqlx::query_as::<_, NewItem>(
+            "SELECT job_id, line, provider, account, group_ref,
+                    coalesce(idempotency_key, '') AS idempotency_key, requested_by
+             FROM items WHERE upload_id = $1 AND queued_at IS NULL
+             ORDER BY job_id LIMIT $2",
+        )
+        .bind(upload)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The campaign of `upload`.
@@ -206,10 +194,12 @@ impl Ledger {
 
     /// Marks items as on the queue.
     pub async fn mark_queued(&self, job_ids: &[String]) -> Result<()> {
-        sqlx::query("UPDATE items SET queued_at = now() WHERE job_id = ANY($1) AND queued_at IS NULL")
-            .bind(job_ids)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE items SET queued_at = now() WHERE job_id = ANY($1) AND queued_at IS NULL",
+        )
+        .bind(job_ids)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

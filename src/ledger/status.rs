@@ -36,11 +36,22 @@ pub struct Counts {
     pub finished_last_minute: i64,
 }
 
+/// One group of a campaign's items with the same provider, account and outcome.
+#[derive(sqlx::FromRow)]
+struct Row {
+    provider: String,
+    account: String,
+    outcome: Option<String>,
+    success: Option<bool>,
+    dead_letter: bool,
+    n: i64,
+}
+
 impl Ledger {
     /// The counts of `campaign` (one pass over its items).
     pub async fn counts(&self, campaign: &str) -> Result<Counts> {
-        let rows: Vec<(String, String, Option<String>, Option<bool>, bool, i64)> = sqlx::query_as(
-            "SELECT provider, account, outcome, success, dead_letter, count(*)
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT provider, account, outcome, success, dead_letter, count(*) AS n
              FROM items WHERE campaign_id = $1
              GROUP BY provider, account, outcome, success, dead_letter",
         )
@@ -48,7 +59,15 @@ impl Ledger {
         .fetch_all(&self.pool)
         .await?;
         let mut counts = Counts::default();
-        for (provider, account, outcome, success, dead, n) in rows {
+        for Row {
+            provider,
+            account,
+            outcome,
+            success,
+            dead_letter: dead,
+            n,
+        } in rows
+        {
             let class = outcome.clone().unwrap_or_else(|| "pending".into());
             *counts.by_outcome.entry(class).or_default() += n;
             if dead {
