@@ -192,7 +192,9 @@ async fn bulkleave_run(
         .env("BULKLEAVE__LEDGER__ENABLED", database.is_some().to_string())
         .env(
             "BULKLEAVE__DATABASE__URL",
-            database.as_ref().map_or("postgres://127.0.0.1/unused", |(u, _)| u.as_str()),
+            database
+                .as_ref()
+                .map_or("postgres://127.0.0.1/unused", |(u, _)| u.as_str()),
         )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -221,14 +223,18 @@ async fn bulkleave_run(
     let mut ledger_per_s = None;
     if let Some((_, pool)) = &database {
         loop {
-            let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items WHERE outcome IS NOT NULL")
-                .fetch_one(pool)
-                .await
-                .expect("count");
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM items WHERE outcome IS NOT NULL")
+                    .fetch_one(pool)
+                    .await
+                    .expect("count");
             if n as usize >= size {
                 break;
             }
-            assert!(t.elapsed() < Duration::from_secs(1800), "ledger did not catch up");
+            assert!(
+                t.elapsed() < Duration::from_secs(1800),
+                "ledger did not catch up"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         ledger_per_s = Some(size as f64 / t.elapsed().as_secs_f64());
@@ -412,7 +418,10 @@ async fn main() {
     println!();
     for (size, rate) in &with_ledger {
         if let Some(off) = ours.get(size) {
-            println!("ratio at {size}: ledger on / ledger off = {:.2}x", rate / off);
+            println!(
+                "ratio at {size}: ledger on / ledger off = {:.2}x",
+                rate / off
+            );
         }
     }
     for (size, rate) in &ours {

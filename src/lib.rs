@@ -32,9 +32,9 @@
 
 pub mod accounts;
 pub mod api;
+pub mod campaign;
 pub mod cli;
 pub mod config;
-pub mod campaign;
 pub mod job;
 pub mod ledger;
 pub mod providers;

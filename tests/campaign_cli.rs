@@ -75,18 +75,34 @@ async fn an_operator_runs_a_campaign_from_files() {
          wasend,ghost,120363406280000003@g.us\n",
     );
     let path = csv.path().to_str().unwrap();
-    let out = cli.run(&["enqueue", "--campaign", "hr-7", path, "--keep-open"]).await;
+    let out = cli
+        .run(&["enqueue", "--campaign", "hr-7", path, "--keep-open"])
+        .await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(65), "{stdout}{stderr}");
-    assert!(stdout.contains("campaign hr-7: 4 rows read, 2 added, 2 rejected"), "{stdout}");
-    let lines: Vec<&str> = stdout.lines().filter(|l| l.trim_start().starts_with(['3', '5'])).collect();
+    assert!(
+        stdout.contains("campaign hr-7: 4 rows read, 2 added, 2 rejected"),
+        "{stdout}"
+    );
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['3', '5']))
+        .collect();
     assert_eq!(lines.len(), 2, "{stdout}");
     assert!(lines[0].contains("group"), "{stdout}");
-    assert!(lines[1].contains("account") && lines[1].contains("not a configured account"), "{stdout}");
+    assert!(
+        lines[1].contains("account") && lines[1].contains("not a configured account"),
+        "{stdout}"
+    );
 
     // More items from NDJSON into the open campaign, then it is closed.
-    let nd = file(".ndjson", "{\"provider\":\"wasend\",\"account\":\"w\",\"group\":\"120363406280000004@g.us\"}\n");
-    let out = cli.run(&["enqueue", "--campaign", "hr-7", nd.path().to_str().unwrap()]).await;
+    let nd = file(
+        ".ndjson",
+        "{\"provider\":\"wasend\",\"account\":\"w\",\"group\":\"120363406280000004@g.us\"}\n",
+    );
+    let out = cli
+        .run(&["enqueue", "--campaign", "hr-7", nd.path().to_str().unwrap()])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
 
     let out = cli.run(&["campaign", "status", "hr-7", "--json"]).await;
@@ -106,11 +122,19 @@ async fn an_operator_runs_a_campaign_from_files() {
     let out = cli.run(&["campaign", "list"]).await;
     let (stdout, _) = text(&out);
     assert!(stdout.starts_with("CAMPAIGN"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("hr-7") && l.contains("running")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("hr-7") && l.contains("running")),
+        "{stdout}"
+    );
 
     let out = cli.run(&["campaign", "report", "hr-7"]).await;
     let (stdout, _) = text(&out);
-    assert!(stdout.starts_with("job_id,line,provider,account,group,outcome"), "{stdout}");
+    assert!(
+        stdout.starts_with("job_id,line,provider,account,group,outcome"),
+        "{stdout}"
+    );
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
     assert!(stdout.contains(",pending,"), "{stdout}");
     let out = cli.run(&["campaign", "report", "hr-7", "--json"]).await;
@@ -120,7 +144,11 @@ async fn an_operator_runs_a_campaign_from_files() {
     assert_eq!(first["line"], 2);
 
     let out = cli.run(&["campaign", "pause", "hr-7"]).await;
-    assert!(text(&out).0.contains("campaign hr-7: paused"), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("campaign hr-7: paused"),
+        "{:?}",
+        text(&out)
+    );
     let out = cli.run(&["campaign", "cancel", "hr-7", "--json"]).await;
     let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(c["state"], "cancelled");
@@ -143,15 +171,22 @@ async fn an_operator_runs_a_campaign_from_files() {
 async fn an_unreadable_file_adds_nothing() {
     let cli = Cli::new().await;
     assert_eq!(cli.run(&["migrate"]).await.status.code(), Some(0));
-    let csv = file(".csv", "provider,account,grp\nwasend,w,120363406280000001@g.us\n");
-    let out = cli.run(&["enqueue", "--campaign", "x", csv.path().to_str().unwrap()]).await;
+    let csv = file(
+        ".csv",
+        "provider,account,grp\nwasend,w,120363406280000001@g.us\n",
+    );
+    let out = cli
+        .run(&["enqueue", "--campaign", "x", csv.path().to_str().unwrap()])
+        .await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("nothing added"), "{stderr}");
     let out = cli.run(&["campaign", "status", "x", "--json"]).await;
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["campaign"]["items"], 0);
-    let out = cli.run(&["enqueue", "--campaign", "x", "/nonexistent/file.txt"]).await;
+    let out = cli
+        .run(&["enqueue", "--campaign", "x", "/nonexistent/file.txt"])
+        .await;
     assert_eq!(out.status.code(), Some(64));
     common::drop_prefix(&cli.prefix).await;
 }

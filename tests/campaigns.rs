@@ -39,7 +39,10 @@ async fn simulator(quota: &str) -> Simulator {
             .account("g", SimAccount::green_api("1101000001", c, q))
             .account("w", SimAccount::wasend("sess1", c, q).already_left(&jid(2)))
             .account("r", SimAccount::ryzeapi("inst", c, q).owned(&jid(4)))
-            .account("k", SimAccount::kirimin("808080", KIRIMIN_COOKIE, q).not_found(&num(3)))
+            .account(
+                "k",
+                SimAccount::kirimin("808080", KIRIMIN_COOKIE, q).not_found(&num(3)),
+            )
             .account(
                 "bad",
                 SimAccount::ryzeapi("inst2", c, q).with_faults(Faults {
@@ -131,7 +134,10 @@ impl World {
             std::io::Cursor::new(csv.as_bytes().to_vec()),
             upload::Limits::default(),
         );
-        self.campaigns.add(id, rows, "tester", |_| {}).await.unwrap()
+        self.campaigns
+            .add(id, rows, "tester", |_| {})
+            .await
+            .unwrap()
     }
 
     /// Waits until campaign `id` has ended; panics after `limit`.
@@ -175,7 +181,12 @@ impl World {
             .map(|e| {
                 e.map
                     .iter()
-                    .map(|(k, v)| (k.clone(), redis::from_redis_value::<String>(v.clone()).unwrap()))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            redis::from_redis_value::<String>(v.clone()).unwrap(),
+                        )
+                    })
                     .collect()
             })
             .collect()
@@ -190,19 +201,44 @@ impl World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mixed_campaign_runs_and_its_report_matches_the_providers_answers() {
     let w = world("1000/s").await;
-    w.campaigns.create(Some("offboard-1"), Some("mixed"), "tester").await.unwrap();
+    w.campaigns
+        .create(Some("offboard-1"), Some("mixed"), "tester")
+        .await
+        .unwrap();
     let mut csv = String::from("provider,account,group\n");
     // Lines 2-5: one of each provider, group 1 (all members: left).
-    csv += &format!("green_api,g,{}\nwasend,w,{}\nryzeapi,r,{}\nkirimin,k,{}\n", jid(1), jid(1), jid(1), num(1));
+    csv += &format!(
+        "green_api,g,{}\nwasend,w,{}\nryzeapi,r,{}\nkirimin,k,{}\n",
+        jid(1),
+        jid(1),
+        jid(1),
+        num(1)
+    );
     // 6: already left; 7: group gone; 8: owner; 9: a dead letter (500s).
-    csv += &format!("wasend,w,{}\nkirimin,k,{}\nryzeapi,r,{}\nryzeapi,bad,{}\n", jid(2), num(3), jid(4), jid(5));
+    csv += &format!(
+        "wasend,w,{}\nkirimin,k,{}\nryzeapi,r,{}\nryzeapi,bad,{}\n",
+        jid(2),
+        num(3),
+        jid(4),
+        jid(5)
+    );
     // 10-14: rejected (bad provider, unknown account, bad group, account of another provider,
     // a duplicate of line 2).
-    csv += &format!("telegram,g,{}\nwasend,nobody,{}\nkirimin,k,12x\nwasend,g,{}\ngreen_api,g,{}\n", jid(1), jid(1), jid(6), jid(1));
+    csv += &format!(
+        "telegram,g,{}\nwasend,nobody,{}\nkirimin,k,12x\nwasend,g,{}\ngreen_api,g,{}\n",
+        jid(1),
+        jid(1),
+        jid(6),
+        jid(1)
+    );
     // 15: a row with too few fields.
     csv += "wasend,w\n";
     let intake = w.upload("offboard-1", &csv).await;
-    assert_eq!((intake.rows, intake.accepted, intake.rejected), (14, 8, 6), "{intake:?}");
+    assert_eq!(
+        (intake.rows, intake.accepted, intake.rejected),
+        (14, 8, 6),
+        "{intake:?}"
+    );
     let rejected: Vec<(u64, Option<&str>)> = intake
         .rejected_rows
         .iter()
@@ -221,7 +257,11 @@ async fn a_mixed_campaign_runs_and_its_report_matches_the_providers_answers() {
         "{:#?}",
         intake.rejected_rows
     );
-    assert!(intake.rejected_rows[4].reason.contains("duplicate"), "{:?}", intake.rejected_rows[4]);
+    assert!(
+        intake.rejected_rows[4].reason.contains("duplicate"),
+        "{:?}",
+        intake.rejected_rows[4]
+    );
 
     w.campaigns.close("offboard-1", "tester").await.unwrap();
     let worker = w.worker();
@@ -236,7 +276,12 @@ async fn a_mixed_campaign_runs_and_its_report_matches_the_providers_answers() {
         .map(|i| {
             (
                 (i.account.clone(), i.group_ref.clone()),
-                (i.outcome.clone().unwrap(), i.success.unwrap(), i.dead_letter, i.line),
+                (
+                    i.outcome.clone().unwrap(),
+                    i.success.unwrap(),
+                    i.dead_letter,
+                    i.line,
+                ),
             )
         })
         .collect();
@@ -255,15 +300,29 @@ async fn a_mixed_campaign_runs_and_its_report_matches_the_providers_answers() {
     .collect();
     assert_eq!(got, want);
     for item in &items {
-        assert!(item.first_attempt_at.is_some() && item.last_attempt_at.is_some(), "{item:?}");
-        assert!(item.answer.as_deref().is_some_and(|a| a.starts_with("HTTP ")), "{item:?}");
+        assert!(
+            item.first_attempt_at.is_some() && item.last_attempt_at.is_some(),
+            "{item:?}"
+        );
+        assert!(
+            item.answer
+                .as_deref()
+                .is_some_and(|a| a.starts_with("HTTP ")),
+            "{item:?}"
+        );
         for text in [&item.detail, &item.answer, &item.last_error] {
-            assert!(!text.as_deref().unwrap_or("").contains("CANARY"), "{item:?}");
+            assert!(
+                !text.as_deref().unwrap_or("").contains("CANARY"),
+                "{item:?}"
+            );
         }
     }
     let bad = &items.iter().find(|i| i.account == "bad").unwrap();
     assert_eq!(bad.attempts, 2, "{bad:?}");
-    assert!(bad.last_error.as_deref().unwrap_or("").contains("500"), "{bad:?}");
+    assert!(
+        bad.last_error.as_deref().unwrap_or("").contains("500"),
+        "{bad:?}"
+    );
 
     // What the providers say they did, per account, against the ledger.
     let report = w.sim.report();
@@ -295,11 +354,25 @@ async fn a_mixed_campaign_runs_and_its_report_matches_the_providers_answers() {
     let e = &events[0];
     assert_eq!(e["type"], "campaign.finished");
     assert_eq!(e["campaign"], "offboard-1");
-    assert_eq!((e["items"].as_str(), e["succeeded"].as_str(), e["failed"].as_str()), ("8", "6", "2"));
+    assert_eq!(
+        (
+            e["items"].as_str(),
+            e["succeeded"].as_str(),
+            e["failed"].as_str()
+        ),
+        ("8", "6", "2")
+    );
 
-    let trail = w.ledger().audit_trail(Some("campaign:offboard-1"), 10).await.unwrap();
+    let trail = w
+        .ledger()
+        .audit_trail(Some("campaign:offboard-1"), 10)
+        .await
+        .unwrap();
     let actions: Vec<&str> = trail.iter().rev().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions, ["campaign.create", "campaign.add", "campaign.close"]);
+    assert_eq!(
+        actions,
+        ["campaign.create", "campaign.add", "campaign.close"]
+    );
     w.finish().await;
 }
 
@@ -310,7 +383,10 @@ async fn a_paused_campaign_holds_its_jobs_and_resume_runs_them() {
     let csv: String = std::iter::once("provider,account,group\n".to_owned())
         .chain((1..=20).map(|i| format!("wasend,w,{}\n", jid(i))))
         .collect();
-    w.campaigns.change("p", Change::Pause, "tester").await.unwrap();
+    w.campaigns
+        .change("p", Change::Pause, "tester")
+        .await
+        .unwrap();
     assert_eq!(w.upload("p", &csv).await.accepted, 20);
     w.campaigns.close("p", "tester").await.unwrap();
     let worker = w.worker();
@@ -328,7 +404,10 @@ async fn a_paused_campaign_holds_its_jobs_and_resume_runs_them() {
     let c = w.ledger().existing_campaign("p").await.unwrap();
     assert_eq!((c.state, c.pending), (CampaignState::Paused, 20));
 
-    w.campaigns.change("p", Change::Resume, "tester").await.unwrap();
+    w.campaigns
+        .change("p", Change::Resume, "tester")
+        .await
+        .unwrap();
     let ended = w.ended("p", Duration::from_secs(30)).await;
     worker.stop().await;
     assert_eq!(ended.state, CampaignState::Finished);
@@ -356,16 +435,28 @@ async fn cancelling_drops_pending_jobs_and_never_cuts_one_off() {
     assert_eq!(w.upload("c", &csv).await.accepted, 60);
     let worker = w.worker();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    w.campaigns.change("c", Change::Cancel, "tester").await.unwrap();
+    w.campaigns
+        .change("c", Change::Cancel, "tester")
+        .await
+        .unwrap();
     let ended = w.ended("c", Duration::from_secs(30)).await;
     worker.stop().await;
     assert_eq!(ended.state, CampaignState::Cancelled);
 
     let items = w.items("c").await;
-    let cancelled = items.iter().filter(|i| i.outcome.as_deref() == Some("cancelled")).count();
-    let left = items.iter().filter(|i| i.outcome.as_deref() == Some("left")).count();
+    let cancelled = items
+        .iter()
+        .filter(|i| i.outcome.as_deref() == Some("cancelled"))
+        .count();
+    let left = items
+        .iter()
+        .filter(|i| i.outcome.as_deref() == Some("left"))
+        .count();
     assert_eq!(cancelled + left, 60, "every item is either run or dropped");
-    assert!(left > 0 && cancelled > 0, "left {left}, cancelled {cancelled}");
+    assert!(
+        left > 0 && cancelled > 0,
+        "left {left}, cancelled {cancelled}"
+    );
     // Every item that was run reached the provider once; no dropped one did.
     let report = w.sim.report();
     assert_eq!(report.accounts["r"].requests.leave as usize, left);
@@ -417,7 +508,10 @@ async fn submissions_through_the_redis_contract_join_their_campaign() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(campaign.created_by, "submission");
-    assert!(campaign.accepting, "a contract campaign takes items until closed");
+    assert!(
+        campaign.accepting,
+        "a contract campaign takes items until closed"
+    );
     assert!(w.events().await.is_empty());
     w.campaigns.close("from-hr", "tester").await.unwrap();
     let ended = w.ended("from-hr", Duration::from_secs(10)).await;

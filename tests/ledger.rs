@@ -47,7 +47,11 @@ async fn migrations_apply_on_an_empty_database_and_again_as_a_no_op() {
     let ledger = Ledger::from_pool(pool.clone());
     let n = ledger.migrate().await.unwrap();
     assert!(n >= 1);
-    assert_eq!(ledger.migrate().await.unwrap(), n, "a second run applies nothing new");
+    assert_eq!(
+        ledger.migrate().await.unwrap(),
+        n,
+        "a second run applies nothing new"
+    );
     let tables: Vec<(String,)> = sqlx::query_as(
         "SELECT table_name::text FROM information_schema.tables
          WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' ORDER BY 1",
@@ -56,7 +60,10 @@ async fn migrations_apply_on_an_empty_database_and_again_as_a_no_op() {
     .await
     .unwrap();
     let tables: Vec<&str> = tables.iter().map(|(t,)| t.as_str()).collect();
-    assert_eq!(tables, ["accounts", "audit_log", "campaigns", "items", "uploads"]);
+    assert_eq!(
+        tables,
+        ["accounts", "audit_log", "campaigns", "items", "uploads"]
+    );
     let (applied,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations WHERE success")
         .fetch_one(&pool)
         .await
@@ -67,9 +74,20 @@ async fn migrations_apply_on_an_empty_database_and_again_as_a_no_op() {
 #[tokio::test]
 async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
     let (_, ledger) = common::db::fresh_ledger().await;
-    ledger.create_campaign("c", "tester", None, true).await.unwrap();
+    ledger
+        .create_campaign("c", "tester", None, true)
+        .await
+        .unwrap();
     let inserted = ledger
-        .stage(Some("c"), None, &[item("j1", "1@g.us"), item("j2", "2@g.us"), item("j3", "2@g.us")])
+        .stage(
+            Some("c"),
+            None,
+            &[
+                item("j1", "1@g.us"),
+                item("j2", "2@g.us"),
+                item("j3", "2@g.us"),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(inserted, ["j1", "j2"], "a target is in a campaign once");
@@ -78,32 +96,56 @@ async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
 
     // j1 delivered twice (two records in one batch and one more later): written once.
     let first = ledger
-        .record(&[outcome("j1", Some("c"), "left", true), outcome("j1", Some("c"), "provider_error", false)])
+        .record(&[
+            outcome("j1", Some("c"), "left", true),
+            outcome("j1", Some("c"), "provider_error", false),
+        ])
         .await
         .unwrap();
     assert_eq!((first.written, first.duplicates), (1, 0));
-    let again = ledger.record(&[outcome("j1", Some("c"), "provider_error", false)]).await.unwrap();
+    let again = ledger
+        .record(&[outcome("j1", Some("c"), "provider_error", false)])
+        .await
+        .unwrap();
     assert_eq!((again.written, again.duplicates), (0, 1));
     let j1 = ledger.item("j1").await.unwrap().unwrap();
-    assert_eq!((j1.outcome.as_deref(), j1.success), (Some("left"), Some(true)));
+    assert_eq!(
+        (j1.outcome.as_deref(), j1.success),
+        (Some("left"), Some(true))
+    );
     assert_eq!(j1.answer.as_deref(), Some("HTTP 200: {}"));
     assert!(j1.first_attempt_at.unwrap() < j1.last_attempt_at.unwrap());
 
     // An outcome of a job the ledger never saw (the Redis contract) adds its item, counted
     // as done, to a campaign created on the fly.
-    let seen = ledger.record(&[outcome("j9", Some("new"), "already_left", true)]).await.unwrap();
+    let seen = ledger
+        .record(&[outcome("j9", Some("new"), "already_left", true)])
+        .await
+        .unwrap();
     assert_eq!(seen.campaigns, ["new"]);
     let new = ledger.existing_campaign("new").await.unwrap();
-    assert_eq!((new.items, new.pending, new.created_by.as_str()), (1, 0, "submission"));
+    assert_eq!(
+        (new.items, new.pending, new.created_by.as_str()),
+        (1, 0, "submission")
+    );
 
     // c ends only once closed and nothing is pending.
     assert!(ledger.end_if_done("c").await.unwrap().is_none());
     ledger.change_campaign("c", Change::Close).await.unwrap();
-    assert!(ledger.end_if_done("c").await.unwrap().is_none(), "j2 is pending");
-    ledger.record(&[outcome("j2", Some("c"), "provider_error", false)]).await.unwrap();
+    assert!(
+        ledger.end_if_done("c").await.unwrap().is_none(),
+        "j2 is pending"
+    );
+    ledger
+        .record(&[outcome("j2", Some("c"), "provider_error", false)])
+        .await
+        .unwrap();
     let ended = ledger.end_if_done("c").await.unwrap().expect("ends now");
     assert_eq!(ended.state, CampaignState::Finished);
-    assert!(ledger.end_if_done("c").await.unwrap().is_none(), "it ends once");
+    assert!(
+        ledger.end_if_done("c").await.unwrap().is_none(),
+        "it ends once"
+    );
     let counts = ledger.counts("c").await.unwrap();
     assert_eq!(counts.by_outcome["left"], 1);
     assert_eq!(counts.dead_letters, 1);
@@ -115,7 +157,10 @@ async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
 
     // State changes follow the table; a finished campaign refuses them.
     match ledger.change_campaign("c", Change::Pause).await {
-        Err(Error::State { state: CampaignState::Finished, .. }) => {}
+        Err(Error::State {
+            state: CampaignState::Finished,
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
 }
@@ -123,18 +168,34 @@ async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
 #[tokio::test]
 async fn a_discarded_upload_leaves_nothing_behind() {
     let (_, ledger) = common::db::fresh_ledger().await;
-    ledger.create_campaign("c", "tester", None, true).await.unwrap();
+    ledger
+        .create_campaign("c", "tester", None, true)
+        .await
+        .unwrap();
     let kept = ledger.start_upload("c", "tester").await.unwrap();
-    ledger.stage(Some("c"), Some(kept), &[item("a", "1@g.us")]).await.unwrap();
+    ledger
+        .stage(Some("c"), Some(kept), &[item("a", "1@g.us")])
+        .await
+        .unwrap();
     ledger.mark_queued(&["a".into()]).await.unwrap();
-    ledger.end_upload(kept, UploadState::Released).await.unwrap();
+    ledger
+        .end_upload(kept, UploadState::Released)
+        .await
+        .unwrap();
     let failed = ledger.start_upload("c", "tester").await.unwrap();
     ledger
-        .stage(Some("c"), Some(failed), &[item("b", "2@g.us"), item("d", "3@g.us")])
+        .stage(
+            Some("c"),
+            Some(failed),
+            &[item("b", "2@g.us"), item("d", "3@g.us")],
+        )
         .await
         .unwrap();
     assert_eq!(ledger.staged(failed, 10).await.unwrap().len(), 2);
-    ledger.end_upload(failed, UploadState::Discarded).await.unwrap();
+    ledger
+        .end_upload(failed, UploadState::Discarded)
+        .await
+        .unwrap();
     let c = ledger.existing_campaign("c").await.unwrap();
     assert_eq!((c.items, c.pending), (1, 1));
     assert!(ledger.item("b").await.unwrap().is_none());
@@ -145,13 +206,22 @@ async fn a_discarded_upload_leaves_nothing_behind() {
 async fn the_audit_trail_is_append_only() {
     let (_, ledger) = common::db::fresh_ledger().await;
     ledger
-        .audit("ops", "campaign.cancel", "campaign:c", serde_json::json!({"requeued": 3}))
+        .audit(
+            "ops",
+            "campaign.cancel",
+            "campaign:c",
+            serde_json::json!({"requeued": 3}),
+        )
         .await
         .unwrap();
     let trail = ledger.audit_trail(Some("campaign:c"), 10).await.unwrap();
     assert_eq!(trail.len(), 1);
     assert_eq!(trail[0].detail["requeued"], 3);
-    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+    for sql in [
+        "UPDATE audit_log SET actor = 'x'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ] {
         let err = sqlx::query(sql).execute(ledger.pool()).await.unwrap_err();
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }

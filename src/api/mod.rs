@@ -171,11 +171,12 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(openapi::routes())
         .layer(RequestBodyLimitLayer::new(api.max_body_bytes));
-    let uploads = uploads::routes()
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(
-            usize::try_from(api.max_upload_bytes).unwrap_or(usize::MAX),
-        ));
+    let uploads =
+        uploads::routes()
+            .layer(DefaultBodyLimit::disable())
+            .layer(RequestBodyLimitLayer::new(
+                usize::try_from(api.max_upload_bytes).unwrap_or(usize::MAX),
+            ));
     let authenticated = OpenApiRouter::new()
         .merge(jobs::routes())
         .merge(dead_letters::routes())

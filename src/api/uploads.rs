@@ -188,7 +188,9 @@ async fn add(state: &AppState, id: &str, upload: Upload, actor: &str) -> campaig
             let limits = upload::Limits::default().with_max_bytes(max);
             let rows = upload::read(format, StreamReader::new(data), limits);
             campaigns
-                .add(id, rows, actor, |read| tracing::debug!(read, "upload progress"))
+                .add(id, rows, actor, |read| {
+                    tracing::debug!(read, "upload progress")
+                })
                 .await
         }
     }

@@ -98,10 +98,19 @@ impl Campaigns {
             rejected_truncated: false,
         };
         let read = self
-            .receive(&campaign_id, upload, input, actor, &mut intake, &mut progress)
+            .receive(
+                &campaign_id,
+                upload,
+                input,
+                actor,
+                &mut intake,
+                &mut progress,
+            )
             .await;
         if let Err(e) = read {
-            self.ledger.end_upload(upload, UploadState::Discarded).await?;
+            self.ledger
+                .end_upload(upload, UploadState::Discarded)
+                .await?;
             tracing::warn!(campaign = id, %upload, error = %e, "upload discarded");
             return Err(e);
         }
@@ -243,7 +252,9 @@ impl Campaigns {
             }
             released += ids.len() as u64;
         }
-        self.ledger.end_upload(upload, UploadState::Released).await?;
+        self.ledger
+            .end_upload(upload, UploadState::Released)
+            .await?;
         Ok(released)
     }
 
@@ -255,7 +266,9 @@ impl Campaigns {
             self.release(*upload).await?;
         }
         for upload in &stale {
-            self.ledger.end_upload(*upload, UploadState::Discarded).await?;
+            self.ledger
+                .end_upload(*upload, UploadState::Discarded)
+                .await?;
         }
         Ok(releasing.len() + stale.len())
     }

@@ -117,7 +117,10 @@ pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Resul
     let skipped = entries.len() - records.len();
     if skipped > 0 {
         // Poison jobs' markers: the job could not be decoded, so it names no item.
-        tracing::warn!(skipped, "outcome entries without an item (poison jobs) not in the ledger");
+        tracing::warn!(
+            skipped,
+            "outcome entries without an item (poison jobs) not in the ledger"
+        );
     }
     let recorded = campaigns.ledger().record(&records).await?;
     let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();

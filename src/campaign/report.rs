@@ -83,7 +83,11 @@ pub fn line(item: &Item, format: Format) -> String {
                 item.last_error.clone().unwrap_or_default(),
                 item.answer.clone().unwrap_or_default(),
             ];
-            let mut out = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+            let mut out = fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(",");
             out.push('\n');
             out
         }

@@ -90,9 +90,15 @@ impl Campaigns {
             }
         }
         if !paused.is_empty() {
-            let list: Vec<String> = paused.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+            let list: Vec<String> = paused
+                .iter()
+                .map(|(n, why)| format!("{n} ({why})"))
+                .collect();
             return Ok(Eta::Blocked {
-                reason: format!("accounts with pending items cannot run: {}", list.join(", ")),
+                reason: format!(
+                    "accounts with pending items cannot run: {}",
+                    list.join(", ")
+                ),
             });
         }
         Ok(Eta::At { at_ms: latest })

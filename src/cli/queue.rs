@@ -12,10 +12,20 @@ use crate::queue::{Enqueued, Queue, Requeued};
 #[derive(Debug, Args)]
 pub struct EnqueueArgs {
     /// The configured account that leaves.
-    #[arg(long, value_name = "NAME", required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub account: Option<String>,
     /// The group reference (see `bulkleave leave --help`).
-    #[arg(long, value_name = "REF", required_unless_present = "file", conflicts_with = "file")]
+    #[arg(
+        long,
+        value_name = "REF",
+        required_unless_present = "file",
+        conflicts_with = "file"
+    )]
     pub group: Option<String>,
     /// The campaign the job (or the file's jobs) belongs to; created if it does not exist.
     #[arg(long, value_name = "NAME")]

@@ -11,13 +11,12 @@ use super::raw::{RawAccount, RawCredential, RawProvider, RawQueue, RawSettings};
 use super::secret::{self, Credential, CredentialSource, SecretUrl};
 use super::{
     AccountKind, AccountSettings, DatabaseSettings, Error, HttpSettings, LedgerSettings, Problem,
-    ProviderConfig,
-    ProvidersConfig, RedisSettings, Settings, WorkerSettings,
+    ProviderConfig, ProvidersConfig, RedisSettings, Settings, WorkerSettings,
 };
 use super::{
     DEFAULT_CONCURRENCY, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DATABASE_CONNECTIONS,
-    DEFAULT_DATABASE_URL, DEFAULT_LEDGER_BATCH, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_KEY_PREFIX, DEFAULT_MAX_BODY_BYTES, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_DATABASE_URL, DEFAULT_DRAIN_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_LEDGER_BATCH,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT,
 };
 use crate::job::AccountName;
 use crate::providers::green_api::{self, LeaveGroupFalse};

@@ -170,27 +170,36 @@ impl Ledger {
 
     /// Up to `limit` of `upload`'s staged items, in job-id order.
     pub async fn staged(&self, upload: Uuid, limit: i64) -> Result<Vec<NewItem>> {
-        let rows: Vec<(String, Option<i64>, String, String, String, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT job_id, line, provider, account, group_ref, idempotency_key, requested_by
+        let rows: Vec<(
+            String,
+            Option<i64>,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT job_id, line, provider, account, group_ref, idempotency_key, requested_by
                  FROM items WHERE upload_id = $1 AND queued_at IS NULL
                  ORDER BY job_id LIMIT $2",
-            )
-            .bind(upload)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        )
+        .bind(upload)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(job_id, line, provider, account, group_ref, idem, requested_by)| NewItem {
-                job_id,
-                line,
-                provider,
-                account,
-                group_ref,
-                idempotency_key: idem.unwrap_or_default(),
-                requested_by,
-            })
+            .map(
+                |(job_id, line, provider, account, group_ref, idem, requested_by)| NewItem {
+                    job_id,
+                    line,
+                    provider,
+                    account,
+                    group_ref,
+                    idempotency_key: idem.unwrap_or_default(),
+                    requested_by,
+                },
+            )
             .collect())
     }
 
@@ -206,10 +215,12 @@ impl Ledger {
 
     /// Marks items as on the queue.
     pub async fn mark_queued(&self, job_ids: &[String]) -> Result<()> {
-        sqlx::query("UPDATE items SET queued_at = now() WHERE job_id = ANY($1) AND queued_at IS NULL")
-            .bind(job_ids)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE items SET queued_at = now() WHERE job_id = ANY($1) AND queued_at IS NULL",
+        )
+        .bind(job_ids)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -25,8 +25,10 @@ impl Ledger {
     /// Writes the final outcomes in `records` (their campaigns are created if unknown).
     pub async fn record(&self, records: &[OutcomeRecord]) -> Result<Recorded> {
         let mut seen = HashSet::new();
-        let records: Vec<&OutcomeRecord> =
-            records.iter().filter(|r| seen.insert(r.job.as_str())).collect();
+        let records: Vec<&OutcomeRecord> = records
+            .iter()
+            .filter(|r| seen.insert(r.job.as_str()))
+            .collect();
         if records.is_empty() {
             return Ok(Recorded::default());
         }
@@ -36,13 +38,17 @@ impl Ledger {
         campaigns.dedup();
         self.ensure_campaigns(&campaigns, "submission").await?;
 
-        let text = |f: fn(&OutcomeRecord) -> String| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let text =
+            |f: fn(&OutcomeRecord) -> String| records.iter().map(|r| f(r)).collect::<Vec<_>>();
         let opt = |f: fn(&OutcomeRecord) -> Option<String>| {
             records.iter().map(|r| f(r)).collect::<Vec<_>>()
         };
-        let first: Vec<Option<chrono::DateTime<chrono::Utc>>> =
-            records.iter().map(|r| r.first_attempt_ms.map(at_ms)).collect();
-        let last: Vec<chrono::DateTime<chrono::Utc>> = records.iter().map(|r| at_ms(r.at_ms)).collect();
+        let first: Vec<Option<chrono::DateTime<chrono::Utc>>> = records
+            .iter()
+            .map(|r| r.first_attempt_ms.map(at_ms))
+            .collect();
+        let last: Vec<chrono::DateTime<chrono::Utc>> =
+            records.iter().map(|r| at_ms(r.at_ms)).collect();
         let int = |f: fn(&OutcomeRecord) -> u32| {
             records
                 .iter()
@@ -53,7 +59,8 @@ impl Ledger {
             .iter()
             .map(|r| r.http_status.and_then(|s| i16::try_from(s).ok()))
             .collect();
-        let flags = |f: fn(&OutcomeRecord) -> bool| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let flags =
+            |f: fn(&OutcomeRecord) -> bool| records.iter().map(|r| f(r)).collect::<Vec<_>>();
 
         let changed: Vec<(Option<String>, bool)> = sqlx::query_as(
             "WITH r AS (

@@ -106,7 +106,13 @@ async fn the_document_lists_exactly_the_routes() {
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["components"]["schemas"]["JobSubmission"].is_object());
-    for schema in ["NewCampaign", "CampaignIntake", "CampaignStatus", "ItemPage", "AuditTrail"] {
+    for schema in [
+        "NewCampaign",
+        "CampaignIntake",
+        "CampaignStatus",
+        "ItemPage",
+        "AuditTrail",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
     api.cleanup().await;
