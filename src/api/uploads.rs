@@ -7,8 +7,8 @@
 //!
 //! The body is chosen by its `Content-Type`: `application/json` (up to `api.max_body_bytes`,
 //! read whole), or `text/csv` / `application/x-ndjson` (also `application/ndjson`,
-//! `application/jsonl`), streamed row by row into [`Campaigns::add`] through
-//! [`upload::read`] and never held whole, up to `api.max_upload_bytes` ([`routes`] gives these
+//! `application/jsonl`), streamed row by row into [`crate::campaign::Campaigns::add`] through
+//! [`upload::read`] and never held whole, up to `api.max_upload_bytes` ([`routes()`] gives these
 //! routes their own body limit). Anything else is 415. Rows that are not valid are listed in
 //! the answer's `intake` with their line and reason; an upload that cannot be read at all (a
 //! bad CSV header: 422 `invalid_upload`; too large: 413) is discarded whole.
