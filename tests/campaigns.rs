@@ -464,7 +464,11 @@ async fn cancelling_drops_pending_jobs_and_never_cuts_one_off() {
         .iter()
         .filter(|i| !matches!(i.outcome.as_deref(), Some("cancelled" | "left")))
         .collect();
-    assert_eq!(cancelled + left, 60, "every item is either run or dropped: {other:#?}");
+    assert_eq!(
+        cancelled + left,
+        60,
+        "every item is either run or dropped: {other:#?}"
+    );
     assert!(
         left > 0 && cancelled > 0,
         "left {left}, cancelled {cancelled}"

@@ -31,6 +31,14 @@ pub enum ApiError {
     /// The named resource does not exist (404, `not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// The named resource does not exist (404, its own code: `campaign_not_found`).
+    #[error("{detail}")]
+    Missing {
+        /// The machine code.
+        code: &'static str,
+        /// What is missing.
+        detail: String,
+    },
     /// No route has this path (404, `route_not_found`).
     #[error("no route for this path")]
     RouteNotFound,
@@ -46,6 +54,9 @@ pub enum ApiError {
     /// The job breaks the submission contract (422, `invalid_job`).
     #[error("{0}")]
     InvalidJob(JobError),
+    /// An upload cannot be read: a bad CSV header, a body cut off (422, `invalid_upload`).
+    #[error("{0}")]
+    InvalidUpload(String),
     /// The request conflicts with the resource's state (409, its own code).
     #[error("{detail}")]
     Conflict {
@@ -57,9 +68,15 @@ pub enum ApiError {
     /// The body exceeds the limit (413, `payload_too_large`).
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// An upload exceeds its limit (413, `payload_too_large`), with what became of it.
+    #[error("{0}")]
+    UploadTooLarge(String),
     /// The body is not `application/json` (415, `unsupported_media_type`).
     #[error("the body must be application/json")]
     UnsupportedMediaType,
+    /// The body is none of the media types the route reads (415, `unsupported_media_type`).
+    #[error("{0}")]
+    MediaType(String),
     /// The request took too long (503, `timeout`).
     #[error("the request took too long")]
     Timeout,
@@ -95,13 +112,21 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::RouteNotFound => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidJson(_) | ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidJob(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidJob(_) | ApiError::InvalidUpload(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge | ApiError::UploadTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::UnsupportedMediaType | ApiError::MediaType(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Timeout | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,14 +137,16 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Missing { code, .. } => code,
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::InvalidJob(_) => "invalid_job",
+            ApiError::InvalidUpload(_) => "invalid_upload",
             ApiError::Conflict { code, .. } => code,
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge | ApiError::UploadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType | ApiError::MediaType(_) => "unsupported_media_type",
             ApiError::Timeout => "timeout",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -193,6 +220,70 @@ impl From<crate::queue::Error> for ApiError {
                 ApiError::Unavailable("the queue".into())
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::ledger::Error> for ApiError {
+    fn from(e: crate::ledger::Error) -> Self {
+        use crate::ledger::Error;
+        match e {
+            Error::NotFound { what, id } => ApiError::Missing {
+                code: if what == "campaign" {
+                    "campaign_not_found"
+                } else {
+                    "not_found"
+                },
+                detail: format!("{what} {:?} does not exist", crate::job::excerpt(&id)),
+            },
+            Error::Exists { what, id } => ApiError::Conflict {
+                code: if what == "campaign" {
+                    "campaign_exists"
+                } else {
+                    "exists"
+                },
+                detail: format!("{what} {:?} exists already", crate::job::excerpt(&id)),
+            },
+            e @ Error::State { .. } => ApiError::Conflict {
+                code: "campaign_state",
+                detail: e.to_string(),
+            },
+            Error::Db(e) if is_unreachable(&e) => {
+                tracing::error!(error = %e, "ledger unreachable");
+                ApiError::Unavailable("the database".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Whether a database error means PostgreSQL cannot be reached (rather than a bad statement).
+fn is_unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+impl From<crate::campaign::Error> for ApiError {
+    fn from(e: crate::campaign::Error) -> Self {
+        use crate::campaign::Error;
+        use crate::upload::Error as Upload;
+        match e {
+            Error::Ledger(e) => e.into(),
+            Error::Queue(e) => e.into(),
+            Error::Invalid(e) => ApiError::InvalidJob(e),
+            Error::Upload(Upload::TooLarge { limit }) => {
+                ApiError::UploadTooLarge(format!("the upload is larger than {limit} bytes"))
+            }
+            Error::Upload(Upload::Io(e)) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                ApiError::UploadTooLarge(e.to_string())
+            }
+            Error::Upload(e) => ApiError::InvalidUpload(e.to_string()),
         }
     }
 }

@@ -1,27 +1,35 @@
 //! The HTTP API (`bulkleave api`): submit jobs, inspect and requeue dead letters, watch and
-//! resume accounts, all through the Redis queue the workers share.
+//! resume accounts through the Redis queue the workers share; create, feed, steer and report
+//! on campaigns through the ledger in PostgreSQL ([`crate::campaign::Campaigns`]).
 //!
 //! - [`app`] builds the whole [`Router`] from an [`AppState`]; tests drive it with
 //!   `tower::ServiceExt::oneshot`, [`serve`] runs it on a bound listener until shutdown.
 //! - One file per resource: [`health`] (`/healthz`, `/readyz`), [`jobs`] (`/v1/jobs`),
-//!   [`dead_letters`] (`/v1/dead-letters`), [`accounts`] (`/v1/accounts`), and the OpenAPI
-//!   document ([`openapi`], `/openapi.json`) generated from the handlers themselves.
+//!   [`dead_letters`] (`/v1/dead-letters`), [`accounts`] (`/v1/accounts`), [`campaigns`]
+//!   (`/v1/campaigns`: list, status, items, pause/resume/cancel/close), [`uploads`] (creating
+//!   campaigns and adding items from JSON, CSV or NDJSON), [`reports`]
+//!   (`/v1/campaigns/{id}/report`), [`audit`] (`/v1/audit`), and the OpenAPI document
+//!   ([`openapi`], `/openapi.json`) generated from the handlers themselves.
 //! - [`auth`]: bearer tokens from `[api.tokens.NAME]`, for everything but the probes and the
-//!   document. [`error`]: every error is an RFC 9457 problem with a stable `code`.
-//! - Limits: JSON bodies up to `api.max_body_bytes` (413 beyond), each request bounded by
-//!   `api.request_timeout` (503 `timeout` beyond). Each request runs in a span (method, path,
-//!   caller, request id; never the `Authorization` header).
-//!
-//! New resources (campaigns, backed by the ledger in PostgreSQL) add a file here and one line
-//! in [`routes`]; [`AppState::db`] is the pool they share.
+//!   document; NAME is the actor of the audit trail. [`error`]: every error is an RFC 9457
+//!   problem with a stable `code`.
+//! - Limits: JSON bodies up to `api.max_body_bytes`, CSV and NDJSON uploads (streamed, never
+//!   buffered) up to `api.max_upload_bytes` (413 beyond either), each request bounded by
+//!   `api.request_timeout` (503 `timeout` beyond; an upload must arrive within it). Each
+//!   request runs in a span (method, path, caller, request id; never the `Authorization`
+//!   header).
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod dead_letters;
 pub mod error;
 pub mod health;
 pub mod jobs;
 pub mod openapi;
+pub mod reports;
+pub mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,7 +49,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use self::auth::Caller;
 pub use self::error::{ApiError, Problem};
+use crate::campaign::Campaigns;
 use crate::config::Settings;
+use crate::ledger::Ledger;
 use crate::queue::{self, Queue};
 
 /// How long a request waits for a PostgreSQL connection before its query fails.
@@ -75,6 +85,8 @@ pub struct AppState {
     queue: Queue,
     /// The ledger's pool; connects lazily, so the API starts while PostgreSQL is down.
     db: PgPool,
+    /// The campaign operations, on that pool and the queue.
+    campaigns: Campaigns,
     /// A connection of its own for the readiness probe, so a probe never waits behind jobs.
     redis_probe: ConnectionManager,
     tokens: Arc<auth::Tokens>,
@@ -104,10 +116,16 @@ impl AppState {
             .set_number_of_retries(1);
         let redis_probe = ConnectionManager::new_with_config(client, config).await?;
         let tokens = Arc::new(auth::Tokens::from_settings(&settings.api));
+        let campaigns = Campaigns::new(
+            Ledger::from_pool(db.clone()),
+            queue.clone(),
+            settings.clone(),
+        );
         Ok(AppState {
             settings,
             queue,
             db,
+            campaigns,
             redis_probe,
             tokens,
         })
@@ -128,6 +146,11 @@ impl AppState {
         &self.db
     }
 
+    /// The campaign operations.
+    pub fn campaigns(&self) -> &Campaigns {
+        &self.campaigns
+    }
+
     fn redis_probe(&self) -> &ConnectionManager {
         &self.redis_probe
     }
@@ -139,15 +162,30 @@ impl AppState {
 
 /// Every route with its OpenAPI description: the public ones, then the authenticated ones,
 /// one router per resource. Routes are only ever added here through `utoipa_axum::routes!`,
-/// so the router and the document cannot differ.
+/// so the router and the document cannot differ. Bodies are bounded by `api.max_body_bytes`,
+/// but for the [`uploads`] routes: `api.max_upload_bytes` (they read JSON bodies with the
+/// smaller limit themselves).
 pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let api = &state.settings.api;
     let public = OpenApiRouter::new()
         .merge(health::routes())
-        .merge(openapi::routes());
+        .merge(openapi::routes())
+        .layer(RequestBodyLimitLayer::new(api.max_body_bytes));
+    let uploads =
+        uploads::routes()
+            .layer(DefaultBodyLimit::disable())
+            .layer(RequestBodyLimitLayer::new(
+                usize::try_from(api.max_upload_bytes).unwrap_or(usize::MAX),
+            ));
     let authenticated = OpenApiRouter::new()
         .merge(jobs::routes())
         .merge(dead_letters::routes())
         .merge(accounts::routes())
+        .merge(campaigns::routes())
+        .merge(reports::routes())
+        .merge(audit::routes())
+        .layer(RequestBodyLimitLayer::new(api.max_body_bytes))
+        .merge(uploads)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -166,7 +204,6 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { ApiError::RouteNotFound })
         .layer(axum::Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error::problem_layer,

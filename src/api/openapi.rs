@@ -34,6 +34,9 @@ pub const BEARER: &str = "bearer";
         (name = "jobs", description = "Submit leave jobs"),
         (name = "dead-letters", description = "Jobs that failed for good"),
         (name = "accounts", description = "Provider accounts as the fleet shares them"),
+        (name = "campaigns", description = "Bulk leaves: create from JSON, CSV or NDJSON, \
+            watch, steer, report"),
+        (name = "audit", description = "The trail of operator actions"),
         (name = "meta", description = "This document (public)"),
     )
 )]

@@ -18,7 +18,8 @@ pub struct ApiArgs {
     pub listen: Option<SocketAddr>,
 }
 
-/// Runs the server; 0 after a clean stop, 1 if the address cannot be bound, the queue is
+/// Runs the server (after the ledger's migrations with `database.migrate_on_start`); 0 after
+/// a clean stop, 1 if the address cannot be bound, a migration fails, the queue is
 /// unreachable or the server fails.
 pub(super) async fn run(settings: Settings, args: ApiArgs) -> u8 {
     let addr = args.listen.unwrap_or(settings.api.listen);
@@ -29,6 +30,15 @@ pub(super) async fn run(settings: Settings, args: ApiArgs) -> u8 {
             return 1;
         }
     };
+    if settings.database.migrate_on_start {
+        match super::migrate::migrate(&settings).await {
+            Ok(n) => tracing::info!(migrations = n, "ledger schema up to date"),
+            Err(e) => {
+                eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
+                return 1;
+            }
+        }
+    }
     if let Ok(bound) = listener.local_addr() {
         println!("listening on http://{bound}");
     }

@@ -13,7 +13,7 @@ const PUBLIC: [(&str, &str); 3] = [
     ("get", "/readyz"),
     ("get", "/openapi.json"),
 ];
-const AUTHENTICATED: [(&str, &str); 7] = [
+const AUTHENTICATED: [(&str, &str); 18] = [
     ("post", "/v1/jobs"),
     ("get", "/v1/dead-letters"),
     ("post", "/v1/dead-letters/{id}/requeue"),
@@ -21,6 +21,17 @@ const AUTHENTICATED: [(&str, &str); 7] = [
     ("get", "/v1/accounts"),
     ("get", "/v1/accounts/{name}"),
     ("post", "/v1/accounts/{name}/resume"),
+    ("post", "/v1/campaigns"),
+    ("get", "/v1/campaigns"),
+    ("get", "/v1/campaigns/{id}"),
+    ("post", "/v1/campaigns/{id}/items"),
+    ("get", "/v1/campaigns/{id}/items"),
+    ("get", "/v1/campaigns/{id}/report"),
+    ("post", "/v1/campaigns/{id}/pause"),
+    ("post", "/v1/campaigns/{id}/resume"),
+    ("post", "/v1/campaigns/{id}/cancel"),
+    ("post", "/v1/campaigns/{id}/close"),
+    ("get", "/v1/audit"),
 ];
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
@@ -95,5 +106,14 @@ async fn the_document_lists_exactly_the_routes() {
     );
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     assert!(doc["components"]["schemas"]["JobSubmission"].is_object());
+    for schema in [
+        "NewCampaign",
+        "CampaignIntake",
+        "CampaignStatus",
+        "ItemPage",
+        "AuditTrail",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
     api.cleanup().await;
 }

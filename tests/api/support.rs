@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use bulkleave::api::{AppState, app};
-use bulkleave::config::{RedisSettings, load_with_env};
+use bulkleave::config::{RedisSettings, Settings, load_with_env};
 use bulkleave::queue::{DeadInfo, Delivery, OutcomeRecord, Queue};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -59,6 +59,8 @@ pub struct TestApi {
     pub queue: Queue,
     /// Its Redis (own prefix).
     pub redis: RedisSettings,
+    /// Its settings.
+    pub settings: Arc<Settings>,
 }
 
 impl TestApi {
@@ -66,12 +68,13 @@ impl TestApi {
     pub async fn start(extra: &[(&str, &str)]) -> Self {
         let redis = common::redis_settings();
         let settings = Arc::new(load_with_env(None, &env(&redis, extra)).expect("settings"));
-        let state = AppState::connect(settings).await.expect("state");
+        let state = AppState::connect(settings.clone()).await.expect("state");
         let queue = state.queue().clone();
         TestApi {
             app: app(state),
             queue,
             redis,
+            settings,
         }
     }
 
