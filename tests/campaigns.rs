@@ -173,30 +173,8 @@ impl World {
     }
 
     async fn events(&self) -> Vec<BTreeMap<String, String>> {
-        let client = redis::Client::open(self.redis.url.expose().as_str()).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(format!("{}:events", self.redis.key_prefix))
-            .arg("-")
-            .arg("+")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        reply
-            .ids
-            .iter()
-            .map(|e| {
-                e.map
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            redis::from_redis_value::<String>(v.clone()).unwrap(),
-                        )
-                    })
-                    .collect()
-            })
-            .collect()
+        let key = format!("{}:events", self.redis.key_prefix);
+        common::stream_entries(&self.redis, &key).await
     }
 
     async fn finish(self) {

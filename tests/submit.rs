@@ -31,31 +31,8 @@ fn submit(redis: &RedisSettings, fields: &[(&str, &str)]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-async fn rejections(redis: &RedisSettings) -> Vec<HashMap<String, String>> {
-    let client = redis::Client::open(redis.url.expose().as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(Keys::new(&redis.key_prefix).rejected())
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    reply
-        .ids
-        .iter()
-        .map(|e| {
-            e.map
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        redis::from_redis_value::<String>(v.clone()).unwrap(),
-                    )
-                })
-                .collect()
-        })
-        .collect()
+async fn rejections(redis: &RedisSettings) -> Vec<std::collections::BTreeMap<String, String>> {
+    common::stream_entries(redis, &Keys::new(&redis.key_prefix).rejected()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,7 +144,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             .count(),
         1
     );
-    let by_id: HashMap<&str, &HashMap<String, String>> = rejected
+    let by_id: HashMap<&str, &std::collections::BTreeMap<String, String>> = rejected
         .iter()
         .map(|r| (r["submission_id"].as_str(), r))
         .collect();

@@ -323,3 +323,34 @@ impl wiremock::Match for Exact {
         (self.problems)(request, self.method, self.path).is_empty()
     }
 }
+
+/// Every entry of the stream `key` (oldest first), its fields as text.
+pub async fn stream_entries(
+    redis: &bulkleave::config::RedisSettings,
+    key: &str,
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let client = redis::Client::open(redis.url.expose().as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    reply
+        .ids
+        .iter()
+        .map(|e| {
+            e.map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        redis::from_redis_value::<String>(v.clone()).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
