@@ -514,5 +514,48 @@ async fn submissions_through_the_redis_contract_join_their_campaign() {
     let events = w.events().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["succeeded"], "3");
+    // A late joiner is refused with the reason.
+    let _: String = redis::cmd("XADD")
+        .arg(format!("{}:submit", w.redis.key_prefix))
+        .arg("*")
+        .arg("provider")
+        .arg("wasend")
+        .arg("account")
+        .arg("w")
+        .arg("group")
+        .arg(jid(9))
+        .arg("campaign")
+        .arg("from-hr")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let queue = w.campaigns.queue();
+    let mut blocking = queue
+        .blocking_connection(Duration::from_millis(100))
+        .await
+        .unwrap();
+    let accept_all = |_: &bulkleave::job::LeaveJob| Ok(());
+    let report = queue
+        .ingest(
+            &mut blocking,
+            "test",
+            10,
+            Duration::from_millis(100),
+            &accept_all,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.rejected, 1, "{report:?}");
+    let key = format!("{}:rejected", w.redis.key_prefix);
+    let rejected = common::stream_entries(&w.redis, &key).await;
+    assert_eq!(rejected[0]["field"], "campaign");
+    assert!(
+        rejected[0]["reason"].contains("takes no more items"),
+        "{rejected:?}"
+    );
+    assert_eq!(
+        w.ledger().existing_campaign("from-hr").await.unwrap().items,
+        3
+    );
     w.finish().await;
 }

@@ -3,6 +3,9 @@
 //! ones and answer the rest on `{p}:rejected`. Nothing is dropped silently: every entry is
 //! either enqueued or answered.
 //!
+//! A submission naming a campaign that takes no more items (closed or cancelled) is rejected
+//! (`field` `campaign`).
+//!
 //! A rejection entry holds `submission_id` (the submitted entry's id), `code` (`invalid` or
 //! `duplicate`), `field`, `reason`, `existing_job` (for duplicates) and `original` (the
 //! submitted fields as a JSON object).
@@ -163,6 +166,33 @@ impl Queue {
                 }
             }
         }
+        // A campaign that takes no more items (closed or cancelled) refuses late joiners.
+        let mut campaigns: Vec<&str> = valid
+            .iter()
+            .filter_map(|(j, _, _)| j.campaign.as_ref().map(|c| c.as_str()))
+            .collect();
+        campaigns.sort_unstable();
+        campaigns.dedup();
+        let holds = self.campaign_holds(&campaigns).await?;
+        let (open, closed): (Vec<_>, Vec<_>) = valid.into_iter().partition(|(job, _, _)| {
+            job.campaign
+                .as_ref()
+                .and_then(|c| holds.get(c.as_str()))
+                .is_none_or(|h| !h.closed)
+        });
+        for (job, fields, entry_id) in closed {
+            report.rejected += 1;
+            let campaign = job.campaign.map(|c| c.to_string()).unwrap_or_default();
+            answers.push(Answer {
+                submission_id: entry_id,
+                code: "invalid",
+                field: "campaign".into(),
+                reason: format!("campaign {campaign:?} takes no more items (closed or cancelled)"),
+                existing_job: None,
+                original: fields,
+            });
+        }
+        let valid = open;
         let jobs: Vec<LeaveJob> = valid.iter().map(|(j, _, _)| j.clone()).collect();
         let results = self.enqueue_many(&jobs).await?;
         for ((job, fields, entry_id), result) in valid.into_iter().zip(results) {
