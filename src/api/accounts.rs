@@ -7,12 +7,14 @@
 //! - `POST /v1/accounts/{name}/resume`: lift a pause (after fixing the credential or
 //!   session) and put the parked jobs back in the queue.
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, Json, Problem};
 use crate::accounts::{self, AccountReport};
 use crate::config::AccountSettings;
@@ -96,10 +98,17 @@ pub async fn show(
     ))]
 pub async fn resume(
     State(state): State<AppState>,
+    Extension(Caller(actor)): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<AccountResumed>, ApiError> {
     let account = configured(&state, &name)?;
     let resumed = state.queue().resume_account(account.name.as_str()).await?;
+    let detail = serde_json::json!({
+        "was_paused": resumed.was_paused,
+        "requeued": resumed.requeued,
+    });
+    let target = format!("account:{}", account.name);
+    state.audit(&actor, "account.resume", &target, detail).await;
     tracing::info!(
         account = %account.name,
         was_paused = resumed.was_paused,

@@ -8,12 +8,14 @@
 //! - `POST /v1/dead-letters/requeue` with `{"ids": [...]}` (one result each) or
 //!   `{"all": true}` (every one that can run, dead-lettered before the call).
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, Json, Problem, Query};
 use crate::queue::{DeadLetter, Requeued};
 
@@ -239,6 +241,7 @@ pub async fn list(
     ))]
 pub async fn requeue_one(
     State(state): State<AppState>,
+    Extension(Caller(actor)): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RequeueOutcome>, ApiError> {
     let result = state
@@ -250,7 +253,14 @@ pub async fn requeue_one(
         .map(RequeueResult::from)
         .ok_or_else(|| ApiError::Internal("requeue returned no result".into()))?;
     match result {
-        RequeueResult::Requeued => Ok(Json(RequeueOutcome { id, result })),
+        RequeueResult::Requeued => {
+            let target = format!("job:{id}");
+            let detail = serde_json::json!({});
+            state
+                .audit(&actor, "dead_letter.requeue", &target, detail)
+                .await;
+            Ok(Json(RequeueOutcome { id, result }))
+        }
         RequeueResult::NotDead => Err(ApiError::NotFound(format!(
             "{:?} is not a dead letter",
             crate::job::excerpt(&id)
@@ -277,13 +287,21 @@ pub async fn requeue_one(
     ))]
 pub async fn requeue_many(
     State(state): State<AppState>,
+    Extension(Caller(actor)): Extension<Caller>,
     Json(request): Json<RequeueRequest>,
 ) -> Result<Json<RequeueSummary>, ApiError> {
     match (request.ids, request.all) {
-        (None, Some(true)) => Ok(Json(RequeueSummary {
-            requeued: state.queue().requeue_all().await?,
-            results: None,
-        })),
+        (None, Some(true)) => {
+            let requeued = state.queue().requeue_all().await?;
+            let detail = serde_json::json!({ "requeued": requeued });
+            state
+                .audit(&actor, "dead_letter.requeue_all", "dead-letters", detail)
+                .await;
+            Ok(Json(RequeueSummary {
+                requeued,
+                results: None,
+            }))
+        }
         (Some(ids), None | Some(false)) if (1..=MAX_LIMIT).contains(&ids.len()) => {
             let results = state.queue().requeue(&ids).await?;
             let results: Vec<RequeueOutcome> = ids

@@ -151,6 +151,19 @@ impl AppState {
         &self.campaigns
     }
 
+    /// Appends an operator action that is already done to the audit trail; a ledger that
+    /// cannot be written is logged, not answered (the action happened).
+    pub async fn audit(&self, actor: &str, action: &str, target: &str, detail: serde_json::Value) {
+        if let Err(e) = self
+            .campaigns
+            .ledger()
+            .audit(actor, action, target, detail)
+            .await
+        {
+            tracing::error!(error = %e, action, target, "audit trail not written");
+        }
+    }
+
     fn redis_probe(&self) -> &ConnectionManager {
         &self.redis_probe
     }

@@ -4,11 +4,12 @@
 use bulkleave::queue::AttemptRecord;
 use serde_json::json;
 
-use crate::support::{GROUP, TOKEN, TestApi};
+use crate::support::{GROUP, TOKEN};
 
 #[tokio::test]
 async fn list_show_pause_and_resume() {
-    let api = TestApi::start(&[]).await;
+    // A ledger of its own: resuming is an operator action, kept in the audit trail.
+    let api = crate::campaigns::api_with_db(&[]).await;
     let list = api.call("GET", "/v1/accounts", Some(TOKEN), None).await;
     let accounts = list.ok(200)["accounts"].as_array().unwrap().clone();
     let names: Vec<&str> = accounts
@@ -82,6 +83,22 @@ async fn list_show_pause_and_resume() {
         .call("POST", "/v1/accounts/w/resume", Some(TOKEN), None)
         .await;
     assert_eq!(again.ok(200)["was_paused"], false);
+    let trail = api
+        .call("GET", "/v1/audit?target=account:w", Some(TOKEN), None)
+        .await;
+    let entries = trail.ok(200)["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions.len(), 2, "{entries:?}");
+    assert!(
+        actions.iter().all(|(a, _)| *a == "account.resume"),
+        "{actions:?}"
+    );
     api.call("POST", "/v1/accounts/nobody/resume", Some(TOKEN), None)
         .await
         .problem(404, "not_found");
