@@ -99,6 +99,29 @@ impl Queue {
         }
     }
 
+    /// Claims for `consumer` up to `count` entries of `stream` that another consumer of
+    /// `group` took more than `idle` ago and never acknowledged, scanning from `cursor`.
+    pub(super) async fn claim_group(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        idle: Duration,
+        cursor: &str,
+        count: usize,
+    ) -> Result<StreamAutoClaimReply> {
+        Ok(redis::cmd("XAUTOCLAIM")
+            .arg(stream)
+            .arg(group)
+            .arg(consumer)
+            .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX))
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.conn.clone())
+            .await?)
+    }
+
     /// Decodes entries; undecodable ones are dead-lettered on the spot. A failure to
     /// dead-letter one is logged and leaves it pending (claimed again after the lease): it
     /// never costs the rest of the batch.
@@ -133,15 +156,15 @@ impl Queue {
         cursor: &str,
         count: usize,
     ) -> Result<(Vec<Delivery>, String)> {
-        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(self.keys.jobs())
-            .arg(WORKERS_GROUP)
-            .arg(consumer)
-            .arg(u64::try_from(self.options.lease.as_millis()).unwrap_or(u64::MAX))
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut self.conn.clone())
+        let reply = self
+            .claim_group(
+                &self.keys.jobs(),
+                WORKERS_GROUP,
+                consumer,
+                self.options.lease,
+                cursor,
+                count,
+            )
             .await?;
         let deliveries = self.decode(reply.claimed).await?;
         Ok((deliveries, reply.next_stream_id))

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::StreamId;
 
 use super::keys::LEDGER_GROUP;
 use super::{OutcomeRecord, Queue, Result};
@@ -39,25 +39,11 @@ impl Queue {
         count: usize,
         block: Duration,
     ) -> Result<Vec<FeedEntry>> {
-        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(LEDGER_GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX).max(1))
-            .arg("STREAMS")
-            .arg(self.keys.outcomes())
-            .arg(">")
-            .query_async(conn)
+        let outcomes = self.keys.outcomes();
+        let read = self
+            .read_group(conn, &outcomes, LEDGER_GROUP, consumer, count, block)
             .await?;
-        Ok(reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .map(|e| entry(&e))
-            .collect())
+        Ok(read.iter().map(entry).collect())
     }
 
     /// Claims up to `count` outcomes another writer took more than `idle` ago and never
@@ -68,15 +54,9 @@ impl Queue {
         idle: Duration,
         count: usize,
     ) -> Result<Vec<FeedEntry>> {
-        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(self.keys.outcomes())
-            .arg(LEDGER_GROUP)
-            .arg(consumer)
-            .arg(u64::try_from(idle.as_millis()).unwrap_or(u64::MAX))
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut self.conn.clone())
+        let outcomes = self.keys.outcomes();
+        let reply = self
+            .claim_group(&outcomes, LEDGER_GROUP, consumer, idle, "0-0", count)
             .await?;
         Ok(reply.claimed.iter().map(entry).collect())
     }
@@ -93,19 +73,5 @@ impl Queue {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
-    }
-
-    /// Outcomes not yet written to the ledger: pending with a writer, plus not yet read.
-    pub async fn feed_lag(&self) -> Result<u64> {
-        let groups: redis::streams::StreamInfoGroupsReply = redis::cmd("XINFO")
-            .arg("GROUPS")
-            .arg(self.keys.outcomes())
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(groups
-            .groups
-            .iter()
-            .find(|g| g.name == LEDGER_GROUP)
-            .map_or(0, |g| g.pending as u64 + g.lag.unwrap_or(0) as u64))
     }
 }

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimReply, StreamId};
+use redis::streams::StreamId;
 
 use super::keys::INGEST_GROUP;
 use super::{Enqueued, Queue, Result};
@@ -114,15 +114,15 @@ impl Queue {
         consumer: &str,
         accept: &Acceptance,
     ) -> Result<IngestReport> {
-        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(self.keys.submit())
-            .arg(INGEST_GROUP)
-            .arg(consumer)
-            .arg(u64::try_from(self.options.lease.as_millis()).unwrap_or(u64::MAX))
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(256)
-            .query_async(&mut self.conn.clone())
+        let reply = self
+            .claim_group(
+                &self.keys.submit(),
+                INGEST_GROUP,
+                consumer,
+                self.options.lease,
+                "0-0",
+                256,
+            )
             .await?;
         self.handle_submissions(reply.claimed, accept).await
     }
