@@ -220,18 +220,18 @@ impl Campaigns {
     /// Enqueues `upload`'s staged items, batch by batch: enqueue first, then mark queued, so a
     /// release cut off half-way resumes without losing or doubling a job.
     pub async fn release(&self, upload: Uuid) -> Result<u64> {
+        let campaign = self
+            .ledger
+            .upload_campaign(upload)
+            .await?
+            .parse::<CampaignId>()
+            .map_err(|e| JobError::new("campaign", e))?;
         let mut released = 0;
         loop {
             let staged = self.ledger.staged(upload, BATCH as i64).await?;
             if staged.is_empty() {
                 break;
             }
-            let campaign = self
-                .ledger
-                .upload_campaign(upload)
-                .await?
-                .parse::<CampaignId>()
-                .map_err(|e| JobError::new("campaign", e))?;
             let jobs = staged
                 .iter()
                 .map(|item| job_of(&campaign, item))

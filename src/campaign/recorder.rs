@@ -143,7 +143,7 @@ pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Resul
     let recorded = campaigns.ledger().record(&records).await?;
     let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();
     campaigns.queue().ack_feed(&ids).await?;
-    for campaign in &recorded.campaigns {
+    for campaign in &recorded.done {
         campaigns.end_if_done(campaign).await?;
     }
     Ok(())

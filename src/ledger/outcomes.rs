@@ -3,7 +3,8 @@
 //! One statement per batch: items known to the ledger get their outcome unless they have one
 //! (so a job delivered twice is written once), items it has not seen (jobs enqueued without the
 //! ledger: the CLI's single jobs, the Redis contract) are inserted with theirs, and the
-//! campaigns' `items` and `pending` counters move by exactly what changed.
+//! campaigns' `items` and `pending` counters move by exactly what changed; the same statement
+//! names the campaigns it left done, so nobody has to ask again.
 
 use std::collections::HashSet;
 
@@ -17,8 +18,8 @@ pub struct Recorded {
     pub written: u64,
     /// Records ignored: their item had its outcome already.
     pub duplicates: u64,
-    /// Campaigns whose items changed (to check whether they ended).
-    pub campaigns: Vec<String>,
+    /// Campaigns this batch left closed with nothing pending: ready to end.
+    pub done: Vec<String>,
 }
 
 impl Ledger {
@@ -62,7 +63,7 @@ impl Ledger {
         let flags =
             |f: fn(&OutcomeRecord) -> bool| records.iter().map(|r| f(r)).collect::<Vec<_>>();
 
-        let changed: Vec<(Option<String>, bool)> = sqlx::query_as(
+        let (written, done): (i64, Vec<String>) = sqlx::query_as(
             "WITH r AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                      $6::text[], $7::bool[], $8::bool[], $9::text[], $10::int[],
@@ -100,8 +101,10 @@ impl Ledger {
              bump AS (
                 UPDATE campaigns c SET pending = c.pending - counts.done,
                                        items = c.items + counts.added
-                FROM counts WHERE c.id = counts.campaign_id)
-             SELECT campaign_id, true FROM upd UNION ALL SELECT campaign_id, false FROM ins",
+                FROM counts WHERE c.id = counts.campaign_id
+                RETURNING c.id, c.pending = 0 AND NOT c.accepting AND c.ended_at IS NULL AS done)
+             SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins),
+                    array(SELECT id FROM bump WHERE done ORDER BY id)",
         )
         .bind(text(|r| r.job.clone()))
         .bind(opt(|r| r.campaign.clone()))
@@ -119,16 +122,13 @@ impl Ledger {
         .bind(opt(|r| r.last_error.clone()))
         .bind(status)
         .bind(opt(|r| r.answer.clone()))
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        let written = changed.len() as u64;
-        let mut touched: Vec<String> = changed.into_iter().filter_map(|(c, _)| c).collect();
-        touched.sort();
-        touched.dedup();
+        let written = u64::try_from(written).unwrap_or(0);
         Ok(Recorded {
             written,
             duplicates: records.len() as u64 - written,
-            campaigns: touched,
+            done,
         })
     }
 }
