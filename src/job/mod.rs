@@ -42,8 +42,12 @@ impl JobError {
 
 /// Shortens user input for inclusion in an error message (64 characters at most).
 pub(crate) fn excerpt(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
+    shorten(s, 64)
+}
+
+/// `s` cut to `max` characters, with `…` when it was longer.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
         None => s.to_owned(),
         Some((cut, _)) => format!("{}…", &s[..cut]),
     }

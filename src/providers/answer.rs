@@ -59,6 +59,22 @@ pub struct AnswerSummary {
     pub rate_limit: Option<RateLimitInfo>,
 }
 
+impl AnswerSummary {
+    /// `HTTP 200: {"ok":true}`, or `HTTP 204 with an empty body`.
+    pub fn describe(&self) -> String {
+        describe(self.status, &self.body)
+    }
+}
+
+/// A status and a body excerpt in one line.
+fn describe(status: u16, excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        format!("HTTP {status}: {excerpt}")
+    }
+}
+
 impl HttpAnswer {
     /// An answer received now.
     pub fn new(status: u16, headers: HeaderMap, body: impl Into<Vec<u8>>) -> Self {
@@ -131,12 +147,7 @@ impl HttpAnswer {
 
     /// `status` and the body excerpt, for outcome details: `HTTP 502: <html>…`.
     pub fn describe(&self) -> String {
-        let excerpt = self.excerpt();
-        if excerpt.is_empty() {
-            format!("HTTP {} with an empty body", self.status)
-        } else {
-            format!("HTTP {}: {excerpt}", self.status)
-        }
+        describe(self.status, &self.excerpt())
     }
 
     /// The safe summary of this answer.

@@ -74,9 +74,7 @@ impl OutcomeRecord {
             dead_letter: false,
             first_attempt_ms: job.attempts.first_at_ms,
             last_error: job.attempts.last_error.clone(),
-            answer: report
-                .and_then(|r| r.answer.as_ref())
-                .map(|a| answer_summary(a.status, &a.body)),
+            answer: report.and_then(|r| r.answer.as_ref()).map(|a| a.describe()),
         }
     }
 
@@ -84,15 +82,6 @@ impl OutcomeRecord {
     pub fn dead_lettered(mut self) -> Self {
         self.dead_letter = true;
         self
-    }
-}
-
-/// `HTTP 200: {"ok":true}` (the body is already a redacted one-line excerpt).
-fn answer_summary(status: u16, body: &str) -> String {
-    if body.is_empty() {
-        format!("HTTP {status} with an empty body")
-    } else {
-        format!("HTTP {status}: {body}")
     }
 }
 
@@ -113,11 +102,7 @@ pub struct AttemptRecord {
 impl AttemptRecord {
     /// `class: detail`, as the ledger's `last_error` shows it (at most 300 characters).
     pub fn summary(&self) -> String {
-        let text = format!("{}: {}", self.class, self.detail);
-        match text.char_indices().nth(300) {
-            Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text,
-        }
+        crate::job::shorten(&format!("{}: {}", self.class, self.detail), 300)
     }
 
     /// The record of `report`.
