@@ -50,7 +50,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     let ping = redis::cmd("PING");
     let (redis, postgres) = tokio::join!(
         probe("redis", ping.query_async::<String>(&mut conn)),
-        probe("postgres", sqlx::query("SELECT 1").execute(state.db())),
+        probe("postgres", state.campaigns().ledger().ping()),
     );
     let down: Vec<&str> = [("redis", redis), ("postgres", postgres)]
         .into_iter()

@@ -124,7 +124,7 @@ pub async fn submit(
     let mut fields = contract_fields(body)?;
     fields.entry("requested_by".to_owned()).or_insert(caller.0);
     let job: LeaveJob = submission::parse(&fields)?;
-    crate::worker::ingest::account_check(state.settings())(&job)?;
+    state.settings().check_request(&job.request)?;
     match state.queue().enqueue(&job, None).await? {
         Enqueued::Added => {
             tracing::info!(job.id = %job.id, account = %job.request.account, "job queued");

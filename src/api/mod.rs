@@ -40,8 +40,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -72,7 +70,7 @@ pub enum Error {
     Redis(#[from] redis::RedisError),
     /// The database URL is not usable.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] crate::ledger::Error),
     /// The server failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
@@ -83,9 +81,8 @@ pub enum Error {
 pub struct AppState {
     settings: Arc<Settings>,
     queue: Queue,
-    /// The ledger's pool; connects lazily, so the API starts while PostgreSQL is down.
-    db: PgPool,
-    /// The campaign operations, on that pool and the queue.
+    /// The campaign operations, on the ledger (PostgreSQL, connected on first use, so the API
+    /// starts while it is down) and the queue.
     campaigns: Campaigns,
     /// A connection of its own for the readiness probe, so a probe never waits behind jobs.
     redis_probe: ConnectionManager,
@@ -106,9 +103,7 @@ impl AppState {
     /// on first use).
     pub async fn connect(settings: Arc<Settings>) -> Result<Self, Error> {
         let queue = Queue::connect(&settings.redis, settings.queue.clone()).await?;
-        let db = PgPoolOptions::new()
-            .acquire_timeout(DB_ACQUIRE_TIMEOUT)
-            .connect_lazy(settings.database.url.expose().as_str())?;
+        let ledger = Ledger::connect_lazy(&settings.database, DB_ACQUIRE_TIMEOUT)?;
         let client = redis::Client::open(settings.redis.url.expose().as_str())?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(health::READY_TIMEOUT))
@@ -116,15 +111,10 @@ impl AppState {
             .set_number_of_retries(1);
         let redis_probe = ConnectionManager::new_with_config(client, config).await?;
         let tokens = Arc::new(auth::Tokens::from_settings(&settings.api));
-        let campaigns = Campaigns::new(
-            Ledger::from_pool(db.clone()),
-            queue.clone(),
-            settings.clone(),
-        );
+        let campaigns = Campaigns::new(ledger, queue.clone(), settings.clone());
         Ok(AppState {
             settings,
             queue,
-            db,
             campaigns,
             redis_probe,
             tokens,
@@ -139,11 +129,6 @@ impl AppState {
     /// The job queue.
     pub fn queue(&self) -> &Queue {
         &self.queue
-    }
-
-    /// The ledger's PostgreSQL pool.
-    pub fn db(&self) -> &PgPool {
-        &self.db
     }
 
     /// The campaign operations.

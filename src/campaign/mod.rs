@@ -23,9 +23,9 @@ use serde_json::json;
 pub use self::intake::{Intake, RejectedRow};
 pub use self::status::{CampaignStatus, Eta};
 use crate::config::Settings;
-use crate::job::{CampaignId, JobError, LeaveJob};
-use crate::ledger::{self, Campaign, CampaignState, Change, Ledger, NewItem};
-use crate::queue::{self, CampaignEvent, Enqueued, Hold, Queue};
+use crate::job::{CampaignId, JobError};
+use crate::ledger::{self, Campaign, CampaignState, Change, Ledger};
+use crate::queue::{self, CampaignEvent, Hold, Queue};
 
 /// Errors of campaign operations.
 #[derive(Debug, thiserror::Error)]
@@ -47,24 +47,6 @@ pub enum Error {
 
 /// Campaign operations' result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// What a single job submission did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Submitted {
-    /// Queued.
-    Queued {
-        /// The job's id.
-        job_id: String,
-    },
-    /// Not queued: its idempotency key belongs to another job.
-    Duplicate {
-        /// That job.
-        existing_job: String,
-        /// Whether it has its final outcome already.
-        finished: bool,
-    },
-}
 
 /// The campaign operations (cheap to clone).
 #[derive(Debug, Clone)]
@@ -140,35 +122,6 @@ impl Campaigns {
         }
     }
 
-    /// Submits one job (outside campaigns, or into an open campaign).
-    pub async fn submit(&self, job: LeaveJob, actor: &str) -> Result<Submitted> {
-        if let Some(c) = &job.campaign {
-            self.accepting(c.as_str()).await?;
-        }
-        let item = NewItem {
-            job_id: job.id.to_string(),
-            line: None,
-            provider: job.request.provider.to_string(),
-            account: job.request.account.to_string(),
-            group_ref: job.request.group.to_string(),
-            idempotency_key: job.idempotency_key.as_str().to_owned(),
-            requested_by: job.requested_by.clone().or_else(|| Some(actor.to_owned())),
-        };
-        let campaign = job.campaign.as_ref().map(|c| c.as_str());
-        match self.queue.enqueue(&job, None).await? {
-            Enqueued::Added => {
-                self.ledger.stage(campaign, None, &[item]).await?;
-                Ok(Submitted::Queued {
-                    job_id: job.id.to_string(),
-                })
-            }
-            Enqueued::Duplicate { existing, finished } => Ok(Submitted::Duplicate {
-                existing_job: existing,
-                finished,
-            }),
-        }
-    }
-
     /// The campaign `id` if it takes items; [`ledger::Error::State`] if not.
     pub(crate) async fn accepting(&self, id: &str) -> Result<Campaign> {
         let campaign = self.ledger.existing_campaign(id).await?;
@@ -195,9 +148,11 @@ impl Campaigns {
             Change::Cancel => before.state == CampaignState::Cancelled,
             Change::Close => !before.accepting,
         };
-        if !already {
-            self.ledger.change_campaign(id, change).await?;
-        }
+        let changed = if already {
+            before.clone()
+        } else {
+            self.ledger.change_campaign(id, change).await?
+        };
         let mut detail = json!({ "from": before.state });
         match change {
             Change::Pause => {
@@ -222,8 +177,7 @@ impl Campaigns {
                 .audit(actor, action, &target(id), detail)
                 .await?;
         }
-        self.end_if_done(id).await?;
-        Ok(self.ledger.existing_campaign(id).await?)
+        Ok(self.end_if_done(id).await?.unwrap_or(changed))
     }
 
     /// Closes campaign `id`: it takes no more items and ends once nothing is pending.

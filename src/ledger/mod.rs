@@ -89,25 +89,30 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+/// How long a statement waits for a pool connection by default.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn pool_options(settings: &DatabaseSettings, acquire_timeout: Duration) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
 }
 
 impl Ledger {
     /// Connects to `settings.url` (and fails if PostgreSQL cannot be reached).
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self> {
-        let pool = pool_options(settings)
+        let pool = pool_options(settings, DEFAULT_ACQUIRE_TIMEOUT)
             .connect(settings.url.expose().as_str())
             .await?;
         Ok(Ledger { pool })
     }
 
     /// A ledger whose connections are opened on first use, so a service can start while
-    /// PostgreSQL is still down (its readiness check says so).
-    pub fn connect_lazy(settings: &DatabaseSettings) -> Result<Self> {
-        let pool = pool_options(settings).connect_lazy(settings.url.expose().as_str())?;
+    /// PostgreSQL is still down (its readiness check says so); a statement waits up to
+    /// `acquire_timeout` for a connection.
+    pub fn connect_lazy(settings: &DatabaseSettings, acquire_timeout: Duration) -> Result<Self> {
+        let pool =
+            pool_options(settings, acquire_timeout).connect_lazy(settings.url.expose().as_str())?;
         Ok(Ledger { pool })
     }
 

@@ -106,7 +106,7 @@ pub async fn run(
     ));
     let recorder = if settings.ledger.enabled {
         let campaigns = Campaigns::new(
-            Ledger::connect_lazy(&settings.database)?,
+            Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT)?,
             queue.clone(),
             Arc::new(settings.clone()),
         );
