@@ -469,25 +469,16 @@ async fn cancelling_drops_pending_jobs_and_never_cuts_one_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn submissions_through_the_redis_contract_join_their_campaign() {
     let w = world("1000/s").await;
-    let client = redis::Client::open(w.redis.url.expose().as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     for i in 1..=3 {
-        let _: String = redis::cmd("XADD")
-            .arg(format!("{}:submit", w.redis.key_prefix))
-            .arg("*")
-            .arg("provider")
-            .arg("wasend")
-            .arg("account")
-            .arg("w")
-            .arg("group")
-            .arg(jid(i))
-            .arg("campaign")
-            .arg("from-hr")
-            .arg("requested_by")
-            .arg("hr-system")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let group = jid(i);
+        let fields = [
+            ("provider", "wasend"),
+            ("account", "w"),
+            ("group", group.as_str()),
+            ("campaign", "from-hr"),
+            ("requested_by", "hr-system"),
+        ];
+        common::submit(&w.redis, &fields);
     }
     let worker = w.worker();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -515,20 +506,14 @@ async fn submissions_through_the_redis_contract_join_their_campaign() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["succeeded"], "3");
     // A late joiner is refused with the reason.
-    let _: String = redis::cmd("XADD")
-        .arg(format!("{}:submit", w.redis.key_prefix))
-        .arg("*")
-        .arg("provider")
-        .arg("wasend")
-        .arg("account")
-        .arg("w")
-        .arg("group")
-        .arg(jid(9))
-        .arg("campaign")
-        .arg("from-hr")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let late = jid(9);
+    let fields = [
+        ("provider", "wasend"),
+        ("account", "w"),
+        ("group", late.as_str()),
+        ("campaign", "from-hr"),
+    ];
+    common::submit(&w.redis, &fields);
     let queue = w.campaigns.queue();
     let mut blocking = queue
         .blocking_connection(Duration::from_millis(100))

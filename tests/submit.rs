@@ -7,29 +7,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bulkleave::config::{RedisSettings, load_with_env};
 use bulkleave::queue::Keys;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// `redis-cli XADD <prefix>:submit * <fields…>`; returns the entry id.
-fn submit(redis: &RedisSettings, fields: &[(&str, &str)]) -> String {
-    let mut cmd = Command::new("redis-cli");
-    cmd.arg("-u")
-        .arg(redis.url.expose().as_str())
-        .arg("XADD")
-        .arg(Keys::new(&redis.key_prefix).submit())
-        .arg("*");
-    for (k, v) in fields {
-        cmd.arg(k).arg(v);
-    }
-    let out = cmd.output().expect("redis-cli on PATH");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 async fn rejections(redis: &RedisSettings) -> Vec<std::collections::BTreeMap<String, String>> {
     common::stream_entries(redis, &Keys::new(&redis.key_prefix).rejected()).await
@@ -51,7 +34,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
 
     // Submitted before any worker runs: they wait in the stream.
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let ok = submit(
+    let ok = common::submit(
         &redis,
         &[
             ("v", "1"),
@@ -63,7 +46,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("traceparent", tp),
         ],
     );
-    let keyed = submit(
+    let keyed = common::submit(
         &redis,
         &[
             ("provider", "wasend"),
@@ -72,7 +55,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("idempotency_key", "hr-4711"),
         ],
     );
-    let dup = submit(
+    let dup = common::submit(
         &redis,
         &[
             ("provider", "wasend"),
@@ -81,7 +64,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("idempotency_key", "hr-4711"),
         ],
     );
-    let same_group = submit(
+    let same_group = common::submit(
         &redis,
         &[
             ("provider", "wasend"),
@@ -89,7 +72,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("group", " 120363406289005073@G.US "),
         ],
     );
-    let bad_group = submit(
+    let bad_group = common::submit(
         &redis,
         &[
             ("provider", "wasend"),
@@ -97,7 +80,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("group", "79001234567@c.us"),
         ],
     );
-    let typo = submit(
+    let typo = common::submit(
         &redis,
         &[
             ("provider", "wasend"),
@@ -105,7 +88,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("grup", "120363406289005073@g.us"),
         ],
     );
-    let unknown_account = submit(
+    let unknown_account = common::submit(
         &redis,
         &[
             ("provider", "wasend"),
@@ -113,7 +96,7 @@ async fn submissions_are_enqueued_or_answered_never_dropped() {
             ("group", "120363406289005076@g.us"),
         ],
     );
-    let wrong_provider = submit(
+    let wrong_provider = common::submit(
         &redis,
         &[
             ("provider", "kirimin"),

@@ -354,3 +354,19 @@ pub async fn stream_entries(
         })
         .collect()
 }
+
+/// `redis-cli XADD <prefix>:submit * <fields…>`; returns the entry id.
+pub fn submit(redis: &bulkleave::config::RedisSettings, fields: &[(&str, &str)]) -> String {
+    let mut cmd = std::process::Command::new("redis-cli");
+    cmd.arg("-u")
+        .arg(redis.url.expose().as_str())
+        .arg("XADD")
+        .arg(bulkleave::queue::Keys::new(&redis.key_prefix).submit())
+        .arg("*");
+    for (k, v) in fields {
+        cmd.arg(k).arg(v);
+    }
+    let out = cmd.output().expect("redis-cli on PATH");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
