@@ -337,13 +337,7 @@ async fn redirects_are_not_followed_and_pause_the_account() {
         let answer = ResponseTemplate::new(status).insert_header("location", location.as_str());
         mount_exact(&server, JID, answer).await;
         let report = leave_at(&server.uri()).await;
-        let name = format!("{status} redirect");
-        common::check_one(&name, &report, OutcomeClass::AccountError, "redirect");
-        assert_eq!(report.answer.as_ref().map(|a| a.status), Some(status));
-        server.verify().await;
-        target.verify().await;
-        let followed = target.received_requests().await.unwrap();
-        assert!(followed.is_empty(), "{name}: followed");
+        common::check_redirect_refused(status, &report, &server, &target).await;
     }
 }
 

@@ -370,3 +370,20 @@ pub fn submit(redis: &bulkleave::config::RedisSettings, fields: &[(&str, &str)])
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
+
+/// A `status` redirect answered as an account error (the URL is wrong), with the answer's
+/// status kept, and `target` (where it pointed) never asked.
+pub async fn check_redirect_refused(
+    status: u16,
+    report: &AttemptReport,
+    server: &wiremock::MockServer,
+    target: &wiremock::MockServer,
+) {
+    let name = format!("{status} redirect");
+    check_one(&name, report, OutcomeClass::AccountError, "redirect");
+    assert_eq!(report.answer.as_ref().map(|a| a.status), Some(status));
+    server.verify().await;
+    target.verify().await;
+    let followed = target.received_requests().await.unwrap();
+    assert!(followed.is_empty(), "{name}: followed");
+}
