@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bulkleave::config::{RedisSettings, SecretUrl};
@@ -110,6 +110,45 @@ fn drop_prefix(prefix: &str) {
     }
 }
 
+/// CPU time (user + system) a process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
+}
+
+/// CPU ticks of every PostgreSQL process, by pid (backends come and go: compare per pid).
+fn postgres_ticks() -> BTreeMap<u32, u64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return BTreeMap::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| (pid, cpu_ticks(pid)))
+        .collect()
+}
+
+/// CPU seconds Redis has used so far (`INFO cpu`).
+fn redis_cpu_s() -> f64 {
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query(&mut redis_conn())
+        .expect("info");
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| *k == "used_cpu_sys" || *k == "used_cpu_user")
+        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
+        .sum()
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -126,12 +165,24 @@ struct Run {
     ledger_per_s: Option<f64>,
     commands_per_job: f64,
     peak_rss_mib: f64,
+    /// CPU microseconds per job spent by the worker, Redis and PostgreSQL (bulkleave runs).
+    cpu_us_per_job: Option<[f64; 3]>,
+    /// After a ledger-off drain: the ledger writer alone writing its outcomes, rows/s.
+    writer_per_s: Option<f64>,
 }
+
+/// `/proc` counts CPU time in USER_HZ ticks, 100 per second on Linux.
+const TICKS_PER_S: f64 = 100.0;
 
 /// A fresh, migrated database for one run with the ledger on.
 async fn ledger_database() -> (String, sqlx::PgPool) {
     let url = db::empty_database().await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("bench database");
+    // One connection: its backend's CPU is the bench's own and left out of the figures.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("bench database");
     bulkleave::ledger::Ledger::from_pool(pool.clone())
         .migrate()
         .await
@@ -145,6 +196,7 @@ async fn bulkleave_run(
     concurrency: usize,
     run: usize,
     ledger: bool,
+    writer: bool,
 ) -> Run {
     let prefix = format!("bench-{size}-{run}");
     let database = if ledger {
@@ -175,31 +227,22 @@ async fn bulkleave_run(
     drop(jobs);
 
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bulkleave"))
-        .arg("worker")
-        .env_remove("BULKLEAVE_CONFIG")
-        .env("BULKLEAVE__REDIS__URL", REDIS)
-        .env("BULKLEAVE__REDIS__KEY_PREFIX", &prefix)
-        .env("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", &base)
-        .env("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend")
-        .env("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s")
-        .env("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY")
-        // The quota is enforced (admission runs for every job) but far above the drain rate:
-        // this benchmark measures the queue.
-        .env("BULKLEAVE__ACCOUNTS__W__QUOTA", "1000000/s")
-        .env("BULKLEAVE__WORKER__CONCURRENCY", concurrency.to_string())
-        .env("W_KEY", "bench-key")
-        .env("BULKLEAVE__LEDGER__ENABLED", database.is_some().to_string())
-        .env(
-            "BULKLEAVE__DATABASE__URL",
-            database
-                .as_ref()
-                .map_or("postgres://127.0.0.1/unused", |(u, _)| u.as_str()),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("worker");
+    let own_backend: Option<i32> = match &database {
+        Some((_, pool)) => Some(
+            sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(pool)
+                .await
+                .expect("backend pid"),
+        ),
+        None => None,
+    };
+    let (pg_before, redis_before) = (postgres_ticks(), redis_cpu_s());
+    let child = spawn_worker(
+        &prefix,
+        &base,
+        concurrency,
+        database.as_ref().map(|d| d.0.as_str()),
+    );
     let t = Instant::now();
     let mut conn = redis_conn();
     let mut rss = 0;
@@ -222,28 +265,23 @@ async fn bulkleave_run(
     rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
     let mut ledger_per_s = None;
     if let Some((_, pool)) = &database {
-        loop {
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT count(*) FROM items WHERE outcome IS NOT NULL")
-                    .fetch_one(pool)
-                    .await
-                    .expect("count");
-            if n as usize >= size {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(1800),
-                "ledger did not catch up"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_ledger(pool, size, t).await;
         ledger_per_s = Some(size as f64 / t.elapsed().as_secs_f64());
     }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    let worker_s = cpu_ticks(child.id()) as f64 / TICKS_PER_S;
+    let redis_s = redis_cpu_s() - redis_before;
+    let pg_ticks: u64 = postgres_ticks()
+        .into_iter()
+        .filter(|(pid, _)| Some(*pid as i32) != own_backend)
+        .map(|(pid, ticks)| ticks.saturating_sub(pg_before.get(&pid).copied().unwrap_or(0)))
+        .sum();
+    let per_job = |s: f64| s * 1e6 / size as f64;
+    let cpu_us_per_job = Some([
+        per_job(worker_s),
+        per_job(redis_s),
+        per_job(pg_ticks as f64 / TICKS_PER_S),
+    ]);
+    stop(child);
     let used = diff(&before, &commandstats());
     let total: u64 = used.values().sum();
     if run == 0 {
@@ -256,6 +294,11 @@ async fn bulkleave_run(
             .collect();
         eprintln!("  commands per job, by command: {}", shown.join(", "));
     }
+    let writer_per_s = if writer {
+        Some(writer_alone(&prefix, &base, size).await)
+    } else {
+        None
+    };
     drop_prefix(&prefix);
     Run {
         enqueue_per_s,
@@ -263,7 +306,75 @@ async fn bulkleave_run(
         ledger_per_s,
         commands_per_job: total as f64 / size as f64,
         peak_rss_mib: rss as f64 / 1024.0,
+        cpu_us_per_job,
+        writer_per_s,
     }
+}
+
+/// Starts `bulkleave worker` on `prefix` against the stub at `base`; with a database URL the
+/// ledger writer runs too.
+fn spawn_worker(prefix: &str, base: &str, concurrency: usize, database: Option<&str>) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bulkleave"))
+        .arg("worker")
+        .env_remove("BULKLEAVE_CONFIG")
+        .env("BULKLEAVE__REDIS__URL", REDIS)
+        .env("BULKLEAVE__REDIS__KEY_PREFIX", prefix)
+        .env("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base)
+        .env("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend")
+        .env("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s")
+        .env("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY")
+        // The quota is enforced (admission runs for every job) but far above the drain rate:
+        // this benchmark measures the queue.
+        .env("BULKLEAVE__ACCOUNTS__W__QUOTA", "1000000/s")
+        .env("BULKLEAVE__WORKER__CONCURRENCY", concurrency.to_string())
+        .env("W_KEY", "bench-key")
+        .env("BULKLEAVE__LEDGER__ENABLED", database.is_some().to_string())
+        .env(
+            "BULKLEAVE__DATABASE__URL",
+            database.unwrap_or("postgres://127.0.0.1/unused"),
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("worker")
+}
+
+/// Waits until `size` outcomes are in the ledger.
+async fn wait_for_ledger(pool: &sqlx::PgPool, size: usize, since: Instant) {
+    loop {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM items WHERE outcome IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        if n as usize >= size {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(1800),
+            "ledger did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The ledger writer alone: a worker with the ledger on (and no jobs left) writes the
+/// `size` outcomes a ledger-off drain left on `prefix`'s outcomes stream. Rows per second.
+async fn writer_alone(prefix: &str, base: &str, size: usize) -> f64 {
+    let (url, pool) = ledger_database().await;
+    let t = Instant::now();
+    let child = spawn_worker(prefix, base, 1, Some(&url));
+    wait_for_ledger(&pool, size, t).await;
+    let rate = size as f64 / t.elapsed().as_secs_f64();
+    stop(child);
+    rate
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
 }
 
 fn node_dir() -> PathBuf {
@@ -347,6 +458,8 @@ fn bullmq_run(size: usize, port: u16, concurrency: usize, run: usize) -> Option<
         ledger_per_s: None,
         commands_per_job: total as f64 / size as f64,
         peak_rss_mib: v["rss_mib"].as_f64()?,
+        cpu_us_per_job: None,
+        writer_per_s: None,
     })
 }
 
@@ -363,8 +476,17 @@ fn summarize(name: &str, size: usize, runs: &[Run]) -> f64 {
     } else {
         format!("{:.0}", median(ledger))
     };
+    let cpu: Vec<[f64; 3]> = runs.iter().filter_map(|r| r.cpu_us_per_job).collect();
+    let cpu = if cpu.is_empty() {
+        "-".to_owned()
+    } else {
+        (0..3)
+            .map(|i| format!("{:.0}", median(cpu.iter().map(|c| c[i]).collect())))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
     println!(
-        "| {name} | {size} | {:.0} | {drain:.0} | {ledger} | {:.2} | {:.0} | {} |",
+        "| {name} | {size} | {:.0} | {drain:.0} | {ledger} | {cpu} | {:.2} | {:.0} | {} |",
         median(runs.iter().map(|r| r.enqueue_per_s).collect()),
         median(runs.iter().map(|r| r.commands_per_job).collect()),
         median(runs.iter().map(|r| r.peak_rss_mib).collect()),
@@ -382,11 +504,12 @@ async fn main() {
     let port = stub::fast_wasend_stub().await;
     let bullmq = a.bullmq && ensure_bullmq();
     println!(
-        "| queue | backlog | enqueue jobs/s | drain jobs/s (median) | in the ledger jobs/s | Redis commands/job | worker peak RSS MiB | drain runs |"
+        "| queue | backlog | enqueue jobs/s | drain jobs/s (median) | in the ledger jobs/s | CPU µs/job: worker / Redis / PostgreSQL | Redis commands/job | worker peak RSS MiB | drain runs |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut with_ledger = BTreeMap::new();
     let mut ours = BTreeMap::new();
+    let mut runs_off: BTreeMap<usize, Vec<Run>> = BTreeMap::new();
     let mut theirs = BTreeMap::new();
     for &size in &a.sizes {
         let runs = if size >= 500_000 {
@@ -397,14 +520,24 @@ async fn main() {
         // Ledger off and on alternate, so the machine's drift hits both alike.
         let (mut r, mut l) = (Vec::new(), Vec::new());
         for run in 0..runs {
-            r.push(bulkleave_run(size, port, a.concurrency, run, false).await);
-            if a.ledger && size <= 100_000 {
-                l.push(bulkleave_run(size, port, a.concurrency, run, true).await);
+            let ledger = a.ledger && size <= 100_000;
+            r.push(bulkleave_run(size, port, a.concurrency, run, false, ledger).await);
+            if ledger {
+                l.push(bulkleave_run(size, port, a.concurrency, run, true, false).await);
             }
         }
         ours.insert(size, summarize("bulkleave", size, &r));
+        runs_off.insert(size, r.clone());
         if !l.is_empty() {
-            with_ledger.insert(size, summarize("bulkleave + ledger", size, &l));
+            summarize("bulkleave + ledger", size, &l);
+            // Each ledger-on run against the ledger-off run just before it: the machine's
+            // drift between runs cancels out of the ratio.
+            let ratios: Vec<f64> = r
+                .iter()
+                .zip(&l)
+                .map(|(off, on)| on.drain_per_s / off.drain_per_s)
+                .collect();
+            with_ledger.insert(size, ratios);
         }
         if bullmq && size <= 100_000 {
             let b: Vec<Run> = (0..runs)
@@ -416,13 +549,32 @@ async fn main() {
         }
     }
     println!();
-    for (size, rate) in &with_ledger {
-        if let Some(off) = ours.get(size) {
+    for (size, ratios) in &with_ledger {
+        let alone: Vec<f64> = runs_off[size]
+            .iter()
+            .filter_map(|r| r.writer_per_s)
+            .collect();
+        if !alone.is_empty() {
             println!(
-                "ratio at {size}: ledger on / ledger off = {:.2}x",
-                rate / off
+                "ledger writer alone at {size}: {:.0} rows/s (median; runs {}), {:.2}x the ledger-off drain",
+                median(alone.clone()),
+                alone
+                    .iter()
+                    .map(|r| format!("{r:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                median(alone.clone()) / ours[size]
             );
         }
+        println!(
+            "ratio at {size}: ledger on / ledger off = {:.2}x (median of pairs run side by side: {})",
+            median(ratios.clone()),
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
     }
     for (size, rate) in &ours {
         if let Some(b) = theirs.get(size) {

@@ -5,7 +5,8 @@
 //! refused, every field is checked, and the account must be configured for the provider
 //! named. `requested_by` defaults to the authenticated caller. Answers 201 with the new job's
 //! id, 200 `duplicate` when another job holds the idempotency key, 422 `invalid_job` naming
-//! the offending `field` otherwise.
+//! the offending `field` otherwise (`campaign` when the campaign named is closed or cancelled:
+//! the same refusal the submission stream gives).
 
 use std::collections::BTreeMap;
 
@@ -109,7 +110,7 @@ fn contract_fields(body: Map<String, Value>) -> Result<BTreeMap<String, String>,
     responses(
         (status = 201, description = "Queued", body = JobQueued),
         (status = 200, description = "A job with this idempotency key exists", body = JobDuplicate),
-        (status = 422, description = "The job is invalid; `field` names the culprit",
+        (status = 422, description = "The job is invalid, or its campaign takes no more items; `field` names the culprit",
             body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "The body is not a JSON object", body = Problem,
             content_type = "application/problem+json"),
@@ -125,6 +126,19 @@ pub async fn submit(
     fields.entry("requested_by".to_owned()).or_insert(caller.0);
     let job: LeaveJob = submission::parse(&fields)?;
     state.settings().check_request(&job.request)?;
+    if let Some(campaign) = &job.campaign
+        && !state
+            .queue()
+            .closed_campaigns(&[campaign.as_str()])
+            .await?
+            .is_empty()
+    {
+        return Err(JobError {
+            field: "campaign",
+            rule: format!("campaign {campaign:?} takes no more items (closed or cancelled)"),
+        }
+        .into());
+    }
     match state.queue().enqueue(&job, None).await? {
         Enqueued::Added => {
             tracing::info!(job.id = %job.id, account = %job.request.account, "job queued");

@@ -23,8 +23,9 @@ pub struct RecorderOptions {
     pub batch: usize,
     /// How long a read waits for outcomes. Default 200 ms.
     pub block: Duration,
-    /// Once outcomes arrive, how long more are gathered before the batch is written (unless
-    /// it fills first): fewer, fuller statements and commits under load. Default 100 ms.
+    /// When a read brings less than a batch, how long the writer waits before it takes what
+    /// arrived meanwhile and writes: fewer, fuller statements and commits under load.
+    /// Default 100 ms.
     pub linger: Duration,
     /// Outcomes another writer took this long ago without acknowledging are claimed.
     /// Default 60 s.
@@ -96,18 +97,21 @@ pub async fn run(
                     continue;
                 }
             }
-            // Gather more for up to `linger`: a commit per handful of outcomes would cost the
-            // database far more than the wait.
-            let until = Instant::now() + options.linger;
-            while !entries.is_empty() && entries.len() < options.batch {
-                let left = until.saturating_duration_since(Instant::now());
-                if left < Duration::from_millis(1) {
-                    break;
+            // A partial batch waits `linger`, then takes what arrived meanwhile in one read: a
+            // commit per handful of outcomes would cost the database far more than the wait,
+            // and a blocking read would wake on every single outcome.
+            if !entries.is_empty() && entries.len() < options.batch {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = tokio::time::sleep(options.linger) => {}
                 }
                 let want = options.batch - entries.len();
-                match queue.read_feed(&mut conn, &consumer, want, left).await {
-                    Ok(more) if !more.is_empty() => entries.extend(more),
-                    _ => break,
+                match queue
+                    .read_feed(&mut conn, &consumer, want, Duration::ZERO)
+                    .await
+                {
+                    Ok(more) => entries.extend(more),
+                    Err(e) => tracing::warn!(error = %e, "ledger writer: reading outcomes failed"),
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! jobs stream; cancelling does too, so each is recorded as cancelled by a worker. `closed` tells
 //! ingestion that the campaign takes no more submissions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::accounts::RESUME_BATCH;
 use super::{Queue, Result};
@@ -81,6 +81,18 @@ impl Queue {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
+    }
+
+    /// Those of `campaigns` that take no more items (closed or cancelled): submissions that
+    /// name one are refused, by the stream contract and the HTTP API alike.
+    pub async fn closed_campaigns(&self, campaigns: &[&str]) -> Result<HashSet<String>> {
+        Ok(self
+            .campaign_holds(campaigns)
+            .await?
+            .into_iter()
+            .filter(|(_, hold)| hold.closed)
+            .map(|(campaign, _)| campaign)
+            .collect())
     }
 
     /// The flags of each of `campaigns` (one round trip).

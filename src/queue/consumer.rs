@@ -64,7 +64,7 @@ impl Queue {
     }
 
     /// Reads up to `count` new entries of `stream` for `consumer` in `group`, waiting up to
-    /// `block`. A group Redis lost (a restart without persistence) is recreated and the read
+    /// `block` (zero: not at all). A group Redis lost (a restart without persistence) is recreated and the read
     /// returns nothing this time.
     pub(super) async fn read_group(
         &self,
@@ -75,14 +75,18 @@ impl Queue {
         count: usize,
         block: Duration,
     ) -> Result<Vec<StreamId>> {
-        let read: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
-            .arg("GROUP")
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
             .arg(group)
             .arg(consumer)
             .arg("COUNT")
-            .arg(count)
-            .arg("BLOCK")
-            .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX))
+            .arg(count);
+        // `BLOCK 0` would wait forever: a zero wait is a read that does not block at all.
+        if !block.is_zero() {
+            cmd.arg("BLOCK")
+                .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX).max(1));
+        }
+        let read: redis::RedisResult<Option<StreamReadReply>> = cmd
             .arg("STREAMS")
             .arg(stream)
             .arg(">")

@@ -173,12 +173,11 @@ impl Queue {
             .collect();
         campaigns.sort_unstable();
         campaigns.dedup();
-        let holds = self.campaign_holds(&campaigns).await?;
+        let refused = self.closed_campaigns(&campaigns).await?;
         let (open, closed): (Vec<_>, Vec<_>) = valid.into_iter().partition(|(job, _, _)| {
             job.campaign
                 .as_ref()
-                .and_then(|c| holds.get(c.as_str()))
-                .is_none_or(|h| !h.closed)
+                .is_none_or(|c| !refused.contains(c.as_str()))
         });
         for (job, fields, entry_id) in closed {
             report.rejected += 1;

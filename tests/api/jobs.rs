@@ -116,3 +116,41 @@ async fn invalid_jobs_name_their_field_and_queue_nothing() {
     assert_eq!(api.queue.stats().await.unwrap().ready, 0);
     api.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_closed_or_cancelled_campaign_refuses_single_jobs() {
+    let api = crate::campaigns::api_with_db(&[]).await;
+    let job = |campaign: &str| json!({"provider": "wasend", "account": "w", "group": GROUP, "campaign": campaign});
+    for (campaign, action) in [("shut", "close"), ("gone", "cancel")] {
+        api.call(
+            "POST",
+            "/v1/campaigns",
+            Some(TOKEN),
+            Some(json!({"id": campaign, "keep_open": true, "items": []})),
+        )
+        .await
+        .ok(201);
+        api.call(
+            "POST",
+            &format!("/v1/campaigns/{campaign}/{action}"),
+            Some(TOKEN),
+            None,
+        )
+        .await
+        .ok(200);
+        let refused = api
+            .call("POST", "/v1/jobs", Some(TOKEN), Some(job(campaign)))
+            .await;
+        refused.problem(422, "invalid_job");
+        assert_eq!(refused.json["field"], "campaign");
+        let detail = refused.json["detail"].as_str().unwrap();
+        assert!(detail.contains("takes no more items"), "{detail}");
+    }
+    assert_eq!(api.queue.stats().await.unwrap().ready, 0);
+    // An open campaign takes them.
+    api.call("POST", "/v1/jobs", Some(TOKEN), Some(job("open-one")))
+        .await
+        .ok(201);
+    assert_eq!(api.queue.stats().await.unwrap().ready, 1);
+    api.cleanup().await;
+}
