@@ -135,7 +135,7 @@ pub async fn run(
 
 /// Writes one batch, acknowledges it, and ends the campaigns it completed.
 pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
-    let records: Vec<_> = entries.iter().filter_map(|e| e.record.clone()).collect();
+    let records: Vec<_> = entries.iter().filter_map(|e| e.record.as_ref()).collect();
     let skipped = entries.len() - records.len();
     if skipped > 0 {
         // Poison jobs' markers: the job could not be decoded, so it names no item.
@@ -144,8 +144,8 @@ pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Resul
             "outcome entries without an item (poison jobs) not in the ledger"
         );
     }
-    let recorded = campaigns.ledger().record(&records).await?;
-    let ids: Vec<String> = entries.iter().map(|e| e.entry_id.clone()).collect();
+    let recorded = campaigns.ledger().record(records).await?;
+    let ids: Vec<&str> = entries.iter().map(|e| e.entry_id.as_str()).collect();
     campaigns.queue().ack_feed(&ids).await?;
     for campaign in &recorded.done {
         campaigns.end_if_done(campaign).await?;

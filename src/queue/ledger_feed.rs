@@ -62,7 +62,7 @@ impl Queue {
     }
 
     /// Acknowledges outcomes that are in the ledger.
-    pub async fn ack_feed(&self, entry_ids: &[String]) -> Result<()> {
+    pub async fn ack_feed(&self, entry_ids: &[&str]) -> Result<()> {
         if entry_ids.is_empty() {
             return Ok(());
         }
