@@ -333,6 +333,8 @@ fn spawn_worker(prefix: &str, base: &str, concurrency: usize, database: Option<&
             "BULKLEAVE__DATABASE__URL",
             database.unwrap_or("postgres://127.0.0.1/unused"),
         )
+        // Metrics are recorded as in production; any free port, nobody scrapes them.
+        .env("BULKLEAVE__METRICS__LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -22,6 +22,7 @@
 //! | [`api`] | the HTTP API (`bulkleave api`): axum router, bearer auth, problem+json errors, OpenAPI |
 //! | [`accounts`] | accounts as operators see them (state, rate, backlog, ETA), for the CLI and the API |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
+//! | [`metrics`] | Prometheus metrics on `/metrics`: job counters of a worker, the fleet's queue depth (runnable vs waiting), accounts, dead letters, campaigns |
 //! | [`telemetry`] | logging setup |
 //! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain |
 //!
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod job;
 pub mod ledger;
+pub mod metrics;
 pub mod providers;
 pub mod queue;
 pub mod quota;

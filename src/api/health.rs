@@ -1,6 +1,8 @@
 //! Probes for orchestrators, public (no token): `GET /healthz` answers 200 while the process
 //! serves; `GET /readyz` answers 200 when Redis answers `PING` and PostgreSQL `SELECT 1`
 //! within [`READY_TIMEOUT`], else 503 naming the dependencies that are down (never their URLs).
+//! `GET /metrics` serves the fleet gauges of [`crate::metrics`] (Prometheus); it is public too:
+//! its labels are configuration names and fixed words, never credentials.
 
 use std::time::Duration;
 
@@ -27,6 +29,20 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+}
+
+/// `GET /metrics`, unless `metrics.enabled = false`.
+pub fn metrics_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
+}
+
+/// Prometheus metrics (OpenMetrics text): queue depth (runnable, in flight, waiting by
+/// reason), accounts, dead letters, campaigns under way.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "The metrics, OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    crate::metrics::scrape(state.metrics()).await
 }
 
 /// Liveness: the process serves requests.

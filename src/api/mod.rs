@@ -4,14 +4,15 @@
 //!
 //! - [`app`] builds the whole [`Router`] from an [`AppState`]; tests drive it with
 //!   `tower::ServiceExt::oneshot`, [`serve`] runs it on a bound listener until shutdown.
-//! - One file per resource: [`health`] (`/healthz`, `/readyz`), [`jobs`] (`/v1/jobs`),
+//! - One file per resource: [`health`] (`/healthz`, `/readyz`, and `/metrics` unless
+//!   `metrics.enabled = false`), [`jobs`] (`/v1/jobs`),
 //!   [`dead_letters`] (`/v1/dead-letters`), [`accounts`] (`/v1/accounts`), [`campaigns`]
 //!   (`/v1/campaigns`: list, status, items, pause/resume/cancel/close), [`uploads`] (creating
 //!   campaigns and adding items from JSON, CSV or NDJSON), [`reports`]
 //!   (`/v1/campaigns/{id}/report`), [`audit`] (`/v1/audit`), and the OpenAPI document
 //!   ([`openapi`], `/openapi.json`) generated from the handlers themselves.
 //! - [`auth`]: bearer tokens from `[api.tokens.NAME]`, for everything but the probes and the
-//!   document; NAME is the actor of the audit trail. [`error`]: every error is an RFC 9457
+//!   document and `/metrics`; NAME is the actor of the audit trail. [`error`]: every error is an RFC 9457
 //!   problem with a stable `code`.
 //! - Limits: JSON bodies up to `api.max_body_bytes`, CSV and NDJSON uploads (streamed, never
 //!   buffered) up to `api.max_upload_bytes` (413 beyond either), each request bounded by
@@ -50,6 +51,7 @@ pub use self::error::{ApiError, Problem};
 use crate::campaign::Campaigns;
 use crate::config::Settings;
 use crate::ledger::Ledger;
+use crate::metrics::{Fleet, FleetOptions, Metrics};
 use crate::queue::{self, Queue};
 
 /// How long a request waits for a PostgreSQL connection before its query fails.
@@ -87,6 +89,8 @@ pub struct AppState {
     /// A connection of its own for the readiness probe, so a probe never waits behind jobs.
     redis_probe: ConnectionManager,
     tokens: Arc<auth::Tokens>,
+    /// The fleet gauges served on `GET /metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -111,6 +115,13 @@ impl AppState {
             .set_number_of_retries(1);
         let redis_probe = ConnectionManager::new_with_config(client, config).await?;
         let tokens = Arc::new(auth::Tokens::from_settings(&settings.api));
+        let fleet = Fleet::new(
+            settings.clone(),
+            queue.clone(),
+            Some(ledger.clone()),
+            FleetOptions::default(),
+        );
+        let metrics = Arc::new(Metrics::new(fleet));
         let campaigns = Campaigns::new(ledger, queue.clone(), settings.clone());
         Ok(AppState {
             settings,
@@ -118,6 +129,7 @@ impl AppState {
             campaigns,
             redis_probe,
             tokens,
+            metrics,
         })
     }
 
@@ -156,6 +168,10 @@ impl AppState {
     fn tokens(&self) -> &auth::Tokens {
         &self.tokens
     }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
 }
 
 /// Every route with its OpenAPI description: the public ones, then the authenticated ones,
@@ -165,10 +181,13 @@ impl AppState {
 /// smaller limit themselves).
 pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let api = &state.settings.api;
-    let public = OpenApiRouter::new()
+    let mut public = OpenApiRouter::new()
         .merge(health::routes())
-        .merge(openapi::routes())
-        .layer(RequestBodyLimitLayer::new(api.max_body_bytes));
+        .merge(openapi::routes());
+    if state.settings.metrics.enabled {
+        public = public.merge(health::metrics_routes());
+    }
+    let public = public.layer(RequestBodyLimitLayer::new(api.max_body_bytes));
     let uploads =
         uploads::routes()
             .layer(DefaultBodyLimit::disable())

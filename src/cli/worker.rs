@@ -1,10 +1,16 @@
-//! `bulkleave worker`: run the worker pool until SIGTERM/SIGINT, then drain and exit 0.
+//! `bulkleave worker`: run the worker pool until SIGTERM/SIGINT, then drain and exit 0. With
+//! `metrics.enabled` (the default) it also serves `GET /metrics` on `metrics.listen`.
+
+use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::ledger::Ledger;
+use crate::metrics::{Fleet, FleetOptions, Metrics};
 use crate::queue::Queue;
 use crate::worker;
 
-/// Runs the pool; 0 after a clean drain, 1 if the queue is unreachable or the runtime fails.
+/// Runs the pool; 0 after a clean drain, 1 if the queue is unreachable, the metrics address
+/// cannot be bound or the runtime fails.
 pub(super) async fn run(settings: &Settings) -> u8 {
     if settings.ledger.enabled
         && settings.database.migrate_on_start
@@ -23,11 +29,54 @@ pub(super) async fn run(settings: &Settings) -> u8 {
             return 1;
         }
     };
-    match worker::run(settings, queue, worker::termination_signal()).await {
+    let jobs = if settings.metrics.enabled {
+        match serve_metrics(settings, &queue).await {
+            Ok(jobs) => Some(jobs),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
+    match worker::run_with_metrics(settings, queue, jobs, worker::termination_signal()).await {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("bulkleave: {e}");
             1
         }
     }
+}
+
+/// Binds `metrics.listen` and serves the worker's metrics there for the life of the process
+/// (through the drain too); returns the job metrics for the pool to record in.
+async fn serve_metrics(
+    settings: &Settings,
+    queue: &Queue,
+) -> Result<crate::metrics::JobMetrics, u8> {
+    let addr = settings.metrics.listen;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("bulkleave: cannot listen for metrics on {addr}: {e}");
+        1
+    })?;
+    let ledger = if settings.ledger.enabled {
+        Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT).ok()
+    } else {
+        None
+    };
+    let fleet = Fleet::new(
+        Arc::new(settings.clone()),
+        queue.clone(),
+        ledger,
+        FleetOptions::default(),
+    );
+    let metrics = Arc::new(Metrics::new(fleet).with_jobs(settings));
+    let jobs = metrics.jobs().cloned().ok_or(1u8)?;
+    if let Ok(bound) = listener.local_addr() {
+        tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+    }
+    tokio::spawn(async move {
+        if let Err(e) = crate::metrics::serve(metrics, listener, std::future::pending()).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    });
+    Ok(jobs)
 }

@@ -182,6 +182,10 @@ pub fn render(settings: &Settings) -> String {
     );
     root.insert("worker".into(), Value::Table(worker));
     root.insert("api".into(), Value::Table(api_table(&settings.api)));
+    let mut metrics = Table::new();
+    metrics.insert("enabled".into(), Value::Boolean(settings.metrics.enabled));
+    metrics.insert("listen".into(), s(settings.metrics.listen));
+    root.insert("metrics".into(), Value::Table(metrics));
 
     toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
 }

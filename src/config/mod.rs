@@ -13,6 +13,7 @@
 
 mod api;
 pub mod masked;
+mod metrics;
 mod policies;
 mod raw;
 mod secret;
@@ -59,6 +60,8 @@ pub const DEFAULT_API_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_API_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 /// Default time the HTTP API gives one request before answering 503.
 pub const DEFAULT_API_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default address of the worker's metrics listener (`GET /metrics`).
+pub const DEFAULT_METRICS_LISTEN: &str = "0.0.0.0:9091";
 /// The environment-variable prefix (`BULKLEAVE__…`).
 pub const ENV_PREFIX: &str = "BULKLEAVE";
 
@@ -121,6 +124,18 @@ pub struct Settings {
     pub queue: QueueOptions,
     /// The HTTP API (`bulkleave api`).
     pub api: ApiSettings,
+    /// Prometheus metrics (`GET /metrics` on the worker and the API).
+    pub metrics: MetricsSettings,
+}
+
+/// Prometheus metrics settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// Whether `worker` and `api` serve `GET /metrics`. Default `true`.
+    pub enabled: bool,
+    /// Where a worker serves them (the API serves them on its own listener). Default
+    /// [`DEFAULT_METRICS_LISTEN`].
+    pub listen: SocketAddr,
 }
 
 /// Settings of the HTTP API.

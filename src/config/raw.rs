@@ -22,6 +22,7 @@ pub(super) struct RawSettings {
     pub retry: RawRetry,
     pub pacing: RawPacing,
     pub api: RawApi,
+    pub metrics: RawMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,4 +149,11 @@ pub(super) struct RawPacing {
     pub aimd_decrease: Option<f64>,
     pub aimd_increase: Option<f64>,
     pub aimd_floor: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawMetrics {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
 }

@@ -179,6 +179,7 @@ pub(super) fn validate(
         .unwrap_or(DEFAULT_DRAIN_TIMEOUT);
     let queue = queue_options(&mut p, raw.queue);
     let api = super::api::api_settings(&mut p, raw.api, env);
+    let metrics = super::metrics::metrics_settings(&mut p, raw.metrics);
 
     if !p.0.is_empty() {
         return Err(Error::Invalid(p.0));
@@ -196,6 +197,7 @@ pub(super) fn validate(
         },
         queue,
         api,
+        metrics,
     })
 }
 

@@ -8,7 +8,8 @@
 //!   to the queue once the whole upload has been read, so a failed upload runs nothing.
 //! - [`outcomes`](Ledger::record): the worker's batched write of final outcomes; an item's
 //!   outcome is written once, however often its job was delivered.
-//! - [`status`](Ledger::counts), [`audit`](Ledger::audit), [`accounts`](Ledger::sync_account).
+//! - [`status`](Ledger::counts), [`progress`](Ledger::campaign_progress) (for metrics),
+//!   [`audit`](Ledger::audit), [`accounts`](Ledger::sync_account).
 //!
 //! The schema is versioned in `migrations/` and applied by [`Ledger::migrate`]
 //! (`bulkleave migrate`, or at start with `database.migrate_on_start`).
@@ -18,6 +19,7 @@ mod audit;
 mod campaigns;
 mod items;
 mod outcomes;
+mod progress;
 mod status;
 
 use std::time::Duration;
@@ -30,6 +32,7 @@ pub use self::audit::AuditEntry;
 pub use self::campaigns::{Campaign, CampaignState, Change};
 pub use self::items::{Item, ItemFilter, NewItem, UploadState};
 pub use self::outcomes::Recorded;
+pub use self::progress::CampaignProgress;
 pub use self::status::{Counts, GroupCounts};
 use crate::config::DatabaseSettings;
 

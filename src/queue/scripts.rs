@@ -25,6 +25,7 @@ pub(crate) struct Scripts {
     pub throttle: Script,
     pub pause: Script,
     pub resume: Script,
+    pub depth: Script,
 }
 
 /// A script from `lua/NAME.lua` with the shared prelude in front.
@@ -52,6 +53,7 @@ impl Scripts {
             throttle: with_prelude!("throttle"),
             pause: with_prelude!("pause"),
             resume: Script::new(include_str!("lua/resume.lua")),
+            depth: with_prelude!("depth"),
         }
     }
 
@@ -71,6 +73,7 @@ impl Scripts {
             &self.throttle,
             &self.pause,
             &self.resume,
+            &self.depth,
         ] {
             pipe.load_script(script).ignore();
         }

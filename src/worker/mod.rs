@@ -34,6 +34,7 @@ use crate::campaign::Campaigns;
 use crate::campaign::recorder::{self, RecorderOptions};
 use crate::config::Settings;
 use crate::ledger::Ledger;
+use crate::metrics::JobMetrics;
 use crate::providers::HttpClient;
 use crate::providers::http::ClientOptions;
 use crate::queue::Queue;
@@ -75,19 +76,34 @@ pub async fn run(
     queue: Queue,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, Error> {
+    run_with_metrics(settings, queue, None, shutdown).await
+}
+
+/// [`run`], counting settlements and provider attempts in `metrics` (`bulkleave worker`
+/// serves them on `GET /metrics`).
+pub async fn run_with_metrics(
+    settings: &Settings,
+    queue: Queue,
+    metrics: Option<JobMetrics>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Summary, Error> {
     let http = HttpClient::new(&ClientOptions {
         connect_timeout: settings.http.connect_timeout,
         max_body_bytes: settings.http.max_body_bytes,
     })?;
     let consumer = consumer_name();
     let held = Arc::new(Held::default());
-    let processor = Arc::new(Processor::new(
+    let mut processor = Processor::new(
         &http,
         settings,
         queue.clone(),
         consumer.clone(),
         held.clone(),
-    ));
+    );
+    if let Some(metrics) = metrics {
+        processor = processor.with_metrics(metrics);
+    }
+    let processor = Arc::new(processor);
     let concurrency = usize::try_from(settings.worker.concurrency)
         .unwrap_or(1)
         .max(1);

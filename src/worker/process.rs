@@ -15,6 +15,7 @@ use super::held::Held;
 use super::pacer::FleetPacer;
 use crate::config::Settings;
 use crate::job::{AccountName, LeaveJob};
+use crate::metrics::{JobMetrics, Settlement};
 use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Outcome, Registry};
 use crate::queue::{Admit, AttemptRecord, DeadInfo, Delivery, Limits, OutcomeRecord, Queue};
 use crate::retry::{Decision, RetryPolicy};
@@ -60,6 +61,8 @@ pub struct Processor {
     policies: BTreeMap<AccountName, AccountPolicy>,
     consumer: String,
     held: Arc<Held>,
+    /// Where settlements and attempts are counted, if anywhere.
+    metrics: Option<JobMetrics>,
 }
 
 impl Processor {
@@ -88,7 +91,14 @@ impl Processor {
             queue,
             consumer,
             held,
+            metrics: None,
         }
+    }
+
+    /// Counts every settlement and provider attempt in `metrics`.
+    pub fn with_metrics(mut self, metrics: JobMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Runs `delivery`'s job once and settles the delivery.
@@ -103,7 +113,8 @@ impl Processor {
             job.attempt = job.attempts.made + job.attempts.throttled + 1,
             outcome = tracing::field::Empty,
         );
-        async {
+        let mut attempted = None;
+        let settled = async {
             // Adapters and policies come from the same accounts: both or neither.
             let routed = self.registry.route(&job.request).and_then(|adapter| {
                 let policy = self.policies.get(&job.request.account).copied();
@@ -161,6 +172,10 @@ impl Processor {
                 Err(panic) => panicked(panic.as_ref()),
             };
             tracing::Span::current().record("outcome", report.outcome.class().as_str());
+            attempted = Some(report.outcome.class());
+            if let Some(metrics) = &self.metrics {
+                metrics.attempt(job, &report);
+            }
             let rate_limited = matches!(report.outcome, Outcome::RetryLater { .. })
                 && report.answer.as_ref().is_some_and(|a| a.status == 429);
             let mut next = job.clone();
@@ -236,7 +251,11 @@ impl Processor {
             }
         }
         .instrument(span)
-        .await
+        .await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.settled(job, Settlement::of(settled, attempted));
+        }
+        Ok(settled)
     }
 
     /// Records a job of a cancelled campaign as `cancelled`: no request was sent.

@@ -8,10 +8,11 @@ use serde_json::Value;
 
 use crate::support::{TOKEN, TestApi};
 
-const PUBLIC: [(&str, &str); 3] = [
+const PUBLIC: [(&str, &str); 4] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/openapi.json"),
+    ("get", "/metrics"),
 ];
 const AUTHENTICATED: [(&str, &str); 18] = [
     ("post", "/v1/jobs"),

@@ -4,13 +4,15 @@
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 
-/// Starts `bulkleave worker` with exactly `env` (no configuration file), logging warnings to
-/// `stderr`.
+/// Starts `bulkleave worker` with exactly `env` (no configuration file, metrics off unless
+/// `env` turns them on), logging warnings to `stderr`.
 pub fn spawn_worker(env: &HashMap<String, String>, stderr: Stdio) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bulkleave"))
         .arg("worker")
         .env_remove("BULKLEAVE_CONFIG")
         .env("RUST_LOG", "warn")
+        // Several workers share a host in tests: no metrics listener unless `env` asks for one.
+        .env("BULKLEAVE__METRICS__ENABLED", "false")
         .envs(env)
         .stdout(Stdio::null())
         .stderr(stderr)
