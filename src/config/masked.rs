@@ -182,6 +182,14 @@ pub fn render(settings: &Settings) -> String {
     );
     root.insert("worker".into(), Value::Table(worker));
     root.insert("api".into(), Value::Table(api_table(&settings.api)));
+    let mut log = Table::new();
+    if let Some(format) = settings.log.format {
+        log.insert("format".into(), s(format!("{format:?}").to_lowercase()));
+    }
+    if let Some(level) = &settings.log.level {
+        log.insert("level".into(), s(level.clone()));
+    }
+    root.insert("log".into(), Value::Table(log));
 
     toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
 }

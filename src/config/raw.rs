@@ -22,6 +22,14 @@ pub(super) struct RawSettings {
     pub retry: RawRetry,
     pub pacing: RawPacing,
     pub api: RawApi,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
