@@ -1,4 +1,5 @@
-//! The `bulkleave` binary: parse the command line, set up logging, run the subcommand.
+//! The `bulkleave` binary: parse the command line and hand over to [`bulkleave::cli::run`],
+//! which loads the configuration, sets up logs and traces, and runs the subcommand.
 
 use std::process::ExitCode;
 
@@ -7,6 +8,5 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = bulkleave::cli::Cli::parse();
-    bulkleave::telemetry::init(cli.log_format);
     bulkleave::cli::run(cli).await
 }

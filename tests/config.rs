@@ -394,3 +394,27 @@ fn api_section_defaults_and_problems_name_their_keys() {
         ]
     );
 }
+
+#[test]
+fn log_format_and_level_are_checked() {
+    let s = load_with_env(
+        None,
+        &env(&[
+            ("BULKLEAVE__LOG__FORMAT", "JSON"),
+            ("BULKLEAVE__LOG__LEVEL", "bulkleave=debug,warn"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.log.format, Some(bulkleave::telemetry::LogFormat::Json));
+    assert_eq!(s.log.level.as_deref(), Some("bulkleave=debug,warn"));
+    let found = problems(load_with_env(
+        None,
+        &env(&[
+            ("BULKLEAVE__LOG__FORMAT", "xml"),
+            ("BULKLEAVE__LOG__LEVEL", "info,bulkleave=loud"),
+        ]),
+    ));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].starts_with("log.format"), "{found:?}");
+    assert!(found[1].starts_with("log.level"), "{found:?}");
+}

@@ -39,6 +39,7 @@ fn outcome(job: &str, campaign: Option<&str>, class: &str, success: bool) -> Out
         first_attempt_ms: Some(1_699_999_999_000),
         last_error: None,
         answer: Some("HTTP 200: {}".into()),
+        traceparent: None,
     }
 }
 

@@ -231,21 +231,28 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The span of one request: method, path and request id; the caller once authenticated.
-/// Headers are not recorded (the `Authorization` header holds the token).
+/// The span of one request (an OpenTelemetry server span): method, path and request id; the
+/// caller once authenticated. Headers are not recorded (the `Authorization` header holds the
+/// token), but a W3C `traceparent` header makes the span continue the client's trace.
 fn request_span<B>(request: &Request<B>) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!(
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let request_id = header(REQUEST_ID.as_str()).unwrap_or("");
+    let span = tracing::info_span!(
         "request",
-        http.method = %request.method(),
-        http.path = %request.uri().path(),
+        otel.name = %request.method(),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
         request.id = %request_id,
         caller = tracing::field::Empty,
-    )
+    );
+    if crate::telemetry::traces_on()
+        && let Some(traceparent) = header("traceparent")
+        && let Ok(parent) = crate::job::TraceContext::new(traceparent, header("tracestate"))
+    {
+        crate::telemetry::propagation::continue_from(&span, &parent);
+    }
+    span
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the requests in

@@ -7,11 +7,15 @@
 //! for another to claim. Between batches it also does the housekeeping that needs both stores:
 //! account state copied to the ledger, completion events left in the outbox, uploads cut off
 //! half-way.
+//!
+//! Each batch is written in a `ledger write` span (`db.system.name` = `postgresql`,
+//! `db.operation.batch.size`) linked to the spans of the attempts whose outcomes it writes.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Campaigns;
 use crate::queue::FeedEntry;
@@ -135,6 +139,26 @@ pub async fn run(
 
 /// Writes one batch, acknowledges it, and ends the campaigns it completed.
 pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
+    let span = tracing::info_span!(
+        "ledger.write",
+        otel.name = "ledger write",
+        db.system.name = "postgresql",
+        db.operation.batch.size = entries.len(),
+    );
+    if crate::telemetry::traces_on() {
+        let traces = entries
+            .iter()
+            .filter_map(|e| e.record.as_ref()?.traceparent.as_ref());
+        for traceparent in traces {
+            if let Ok(trace) = crate::job::TraceContext::new(traceparent, None) {
+                crate::telemetry::propagation::link(&span, &trace);
+            }
+        }
+    }
+    write_batch(campaigns, entries).instrument(span).await
+}
+
+async fn write_batch(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
     let records: Vec<_> = entries.iter().filter_map(|e| e.record.as_ref()).collect();
     let skipped = entries.len() - records.len();
     if skipped > 0 {

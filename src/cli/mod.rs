@@ -42,15 +42,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "BULKLEAVE_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Log format on standard error.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value_t,
-        env = "BULKLEAVE_LOG_FORMAT"
-    )]
-    pub log_format: LogFormat,
+    /// Log format on standard error: `auto` is text on a terminal and JSON otherwise.
+    /// Default: `log.format` from the configuration, else `auto`.
+    #[arg(long, global = true, value_enum, env = "BULKLEAVE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
 
     /// What to do.
     #[command(subcommand)]
@@ -102,20 +97,63 @@ pub enum ConfigCommand {
     Check,
 }
 
-/// Runs the parsed command line and returns the process exit code.
-pub async fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Config(ConfigCommand::Check) => {
-            return ExitCode::from(config_check::run(cli.config.as_deref()));
+impl Command {
+    /// The `service.name` of this command's traces when `OTEL_SERVICE_NAME` gives none.
+    pub fn service_name(&self) -> &'static str {
+        match self {
+            Command::Worker => "bulkleave-worker",
+            Command::Api(_) => "bulkleave-api",
+            Command::Enqueue(_) => "bulkleave-enqueue",
+            Command::Leave(_) => "bulkleave-leave",
+            Command::Simulate(_) => "bulkleave-simulator",
+            _ => "bulkleave",
         }
-        Command::Simulate(args) => return ExitCode::from(simulate::run(args).await),
-        _ => {}
     }
-    let settings = match load(cli.config.as_deref()) {
-        Ok(settings) => settings,
-        Err(code) => return ExitCode::from(code),
+}
+
+/// Runs the parsed command line and returns the process exit code: loads the configuration,
+/// sets up logs and traces ([`crate::telemetry`]), runs the subcommand, then flushes the
+/// spans.
+pub async fn run(cli: Cli) -> ExitCode {
+    let needs_settings = !matches!(
+        cli.command,
+        Command::Config(ConfigCommand::Check) | Command::Simulate(_)
+    );
+    let settings = if needs_settings {
+        match load(cli.config.as_deref()) {
+            Ok(settings) => Some(settings),
+            Err(code) => return ExitCode::from(code),
+        }
+    } else {
+        None
     };
-    let code = match cli.command {
+    let log = settings.as_ref().map(|s| s.log.clone()).unwrap_or_default();
+    let options = crate::telemetry::Options {
+        format: cli.log_format.or(log.format).unwrap_or_default(),
+        level: log.level,
+        service: cli.command.service_name().to_owned(),
+    };
+    let telemetry = match crate::telemetry::init(&options) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("bulkleave: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let code = match settings {
+        Some(settings) => dispatch(cli.command, settings).await,
+        None => match cli.command {
+            Command::Simulate(args) => simulate::run(args).await,
+            _ => config_check::run(cli.config.as_deref()),
+        },
+    };
+    telemetry.shutdown().await;
+    ExitCode::from(code)
+}
+
+/// Runs a subcommand that needs the configuration.
+async fn dispatch(command: Command, settings: Settings) -> u8 {
+    match command {
         Command::Leave(args) => leave::run(&settings, args).await,
         Command::Worker => worker::run(&settings).await,
         Command::Api(args) => api::run(settings, args).await,
@@ -131,10 +169,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Queue(queue::QueueCommand::Stats) => queue::stats(&settings).await,
         Command::Dlq(command) => queue::dlq(&settings, command).await,
         Command::Account(command) => account::run(&settings, command).await,
-        Command::Config(ConfigCommand::Check) => config_check::run(cli.config.as_deref()),
-        Command::Simulate(_) => unreachable!("handled above"),
-    };
-    ExitCode::from(code)
+        Command::Config(ConfigCommand::Check) | Command::Simulate(_) => {
+            unreachable!("run() handles the commands without configuration")
+        }
+    }
 }
 
 /// Loads the configuration, printing the problems and returning the exit code on failure.

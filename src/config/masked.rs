@@ -186,6 +186,14 @@ pub fn render(settings: &Settings) -> String {
     metrics.insert("enabled".into(), Value::Boolean(settings.metrics.enabled));
     metrics.insert("listen".into(), s(settings.metrics.listen));
     root.insert("metrics".into(), Value::Table(metrics));
+    let mut log = Table::new();
+    if let Some(format) = settings.log.format {
+        log.insert("format".into(), s(format!("{format:?}").to_lowercase()));
+    }
+    if let Some(level) = &settings.log.level {
+        log.insert("level".into(), s(level.clone()));
+    }
+    root.insert("log".into(), Value::Table(log));
 
     toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
 }

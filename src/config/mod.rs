@@ -126,6 +126,18 @@ pub struct Settings {
     pub api: ApiSettings,
     /// Prometheus metrics (`GET /metrics` on the worker and the API).
     pub metrics: MetricsSettings,
+    /// Log lines (the command line's `--log-format` and `RUST_LOG` win over these).
+    pub log: LogSettings,
+}
+
+/// Settings of the log lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `log.format`: `auto` (default: text on a terminal, JSON otherwise), `text` or `json`.
+    pub format: Option<crate::telemetry::LogFormat>,
+    /// `log.level`: an `EnvFilter` directive such as `info` (default) or
+    /// `bulkleave=debug,warn`.
+    pub level: Option<String>,
 }
 
 /// Prometheus metrics settings.

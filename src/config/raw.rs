@@ -23,6 +23,14 @@ pub(super) struct RawSettings {
     pub pacing: RawPacing,
     pub api: RawApi,
     pub metrics: RawMetrics,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

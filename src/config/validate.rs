@@ -180,6 +180,7 @@ pub(super) fn validate(
     let queue = queue_options(&mut p, raw.queue);
     let api = super::api::api_settings(&mut p, raw.api, env);
     let metrics = super::metrics::metrics_settings(&mut p, raw.metrics);
+    let log = log_settings(&mut p, raw.log);
 
     if !p.0.is_empty() {
         return Err(Error::Invalid(p.0));
@@ -198,7 +199,22 @@ pub(super) fn validate(
         queue,
         api,
         metrics,
+        log,
     })
+}
+
+fn log_settings(p: &mut Problems, raw: super::raw::RawLog) -> super::LogSettings {
+    use clap::ValueEnum;
+    let format = raw.format.and_then(|f| {
+        let parsed = crate::telemetry::LogFormat::from_str(f.trim(), true)
+            .map_err(|_| format!("{f:?} is not auto, text or json"));
+        p.check("log.format", parsed)
+    });
+    let level = raw.level.and_then(|l| {
+        let parsed = tracing_subscriber::EnvFilter::try_new(l.trim()).map(|_| l.trim().to_owned());
+        p.check("log.level", parsed)
+    });
+    super::LogSettings { format, level }
 }
 
 fn queue_options(p: &mut Problems, raw: RawQueue) -> QueueOptions {

@@ -118,6 +118,9 @@ pub struct LeaveJob {
     pub attempts: Attempts,
     /// The producer's trace context, continued by the worker.
     pub trace: Option<TraceContext>,
+    /// The context of the previous attempt's span (set on a retry while traces are
+    /// exported), so the next attempt's span links to it.
+    pub previous_attempt: Option<TraceContext>,
     /// Who asked for the job (a service or operator name), for the audit trail.
     pub requested_by: Option<String>,
     /// Creation time, milliseconds since the Unix epoch (bounds how long 429s may retry).
@@ -137,6 +140,7 @@ impl LeaveJob {
             campaign: None,
             attempts: Attempts::default(),
             trace: None,
+            previous_attempt: None,
             requested_by: None,
             created_at_ms,
         }
@@ -184,6 +188,8 @@ mod wire {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trace: Option<TraceContext>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_attempt: Option<TraceContext>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         requested_by: Option<String>,
         created_at_ms: u64,
     }
@@ -212,6 +218,7 @@ mod wire {
                     .map_err(|e| JobError::new("idempotency_key", e))?,
                 attempts: w.attempts,
                 trace: w.trace,
+                previous_attempt: w.previous_attempt,
                 requested_by: w.requested_by,
                 created_at_ms: w.created_at_ms,
             })
@@ -230,6 +237,7 @@ mod wire {
                 idempotency_key: j.idempotency_key.as_str().to_owned(),
                 attempts: j.attempts,
                 trace: j.trace,
+                previous_attempt: j.previous_attempt,
                 requested_by: j.requested_by,
                 created_at_ms: j.created_at_ms,
             }

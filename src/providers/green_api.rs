@@ -1,7 +1,8 @@
 //! Green API: `POST {apiUrl}/waInstance{idInstance}/leaveGroup/{apiTokenInstance}`.
 //!
 //! Request: JSON body `{"groupId": "<jid>@g.us"}`; the token is a path segment, so no URL of
-//! this provider is ever logged, traced or put in an error (see [`super::http`]).
+//! this provider is ever logged or put in an error, and its trace span shows the URL with the
+//! token redacted (see [`super::http`]).
 //!
 //! | answer | outcome |
 //! |---|---|

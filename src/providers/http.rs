@@ -6,11 +6,15 @@
 //!   credentials to.
 //! - Bodies are read with a size cap ([`HttpClient::max_body_bytes`]).
 //! - Transport errors are turned into text *without the URL* (Green API's token is in the path).
+//! - Each request of an attempt runs in an HTTP client span (OpenTelemetry HTTP semantic
+//!   conventions: `http.request.method`, `url.full` with the account's secret redacted,
+//!   `server.address`, `server.port`, `http.response.status_code`, `error.type`).
 
 use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, RequestBuilder, header};
+use tracing::Instrument;
 use url::Url;
 
 use super::answer::{AnswerSummary, HttpAnswer};
@@ -147,6 +151,31 @@ pub fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, Outcome> {
     Ok(url)
 }
 
+/// The client span of one request. Its URL is written with the account's secret redacted
+/// (Green API's token is a path segment) and without any user or password.
+fn client_span(request: &reqwest::Request, redactor: &Redactor) -> tracing::Span {
+    let url = request.url();
+    // Field values are only computed when the span is enabled.
+    let shown = || {
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        redactor.text(shown.into())
+    };
+    tracing::info_span!(
+        "http.request",
+        otel.name = %request.method(),
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %request.method(),
+        url.full = shown(),
+        server.address = url.host_str().unwrap_or(""),
+        server.port = url.port_or_known_default().unwrap_or(0),
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
+}
+
 /// A request that got no HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -182,6 +211,16 @@ impl TransportError {
             TransportError::Connect(text)
         } else {
             TransportError::Other(text)
+        }
+    }
+
+    /// A low-cardinality name of the failure (`error.type` of the client span).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportError::Timeout => "timeout",
+            TransportError::Connect(_) => "connect",
+            TransportError::Other(_) => "transport",
+            TransportError::Throttled(_) => "throttled",
         }
     }
 
@@ -242,10 +281,25 @@ impl<'a> Exchange<'a> {
                 .map_err(TransportError::Throttled)?;
         }
         self.requests += 1;
-        let mut answer = self.http.send(request).await;
-        if let Ok(a) = &mut answer {
-            a.redact(&self.redactor);
-            self.last = Some(a.summary());
+        let (client, built) = request.build_split();
+        let built = built.map_err(TransportError::from_reqwest)?;
+        let span = client_span(&built, &self.redactor);
+        let request = RequestBuilder::from_parts(client, built);
+        let mut answer = self.http.send(request).instrument(span.clone()).await;
+        match &mut answer {
+            Ok(a) => {
+                span.record("http.response.status_code", a.status);
+                if a.status >= 400 {
+                    span.record("otel.status_code", "error");
+                    span.record("error.type", a.status.to_string());
+                }
+                a.redact(&self.redactor);
+                self.last = Some(a.summary());
+            }
+            Err(e) => {
+                span.record("otel.status_code", "error");
+                span.record("error.type", e.kind());
+            }
         }
         answer
     }

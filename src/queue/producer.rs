@@ -1,9 +1,16 @@
 //! The producer side: add jobs to the queue, one or many (pipelined), now or at a given time.
+//!
+//! Each call runs in a `send {prefix}:jobs` span (OpenTelemetry messaging, kind producer).
+//! While traces are exported, a job that carries no trace context of its own (its submitter
+//! gave none) gets this span's, so the worker's span continues the producer's trace.
 
 use std::time::SystemTime;
 
+use tracing::Instrument;
+
 use super::{Queue, Result, secs, unix_ms};
-use crate::job::LeaveJob;
+use crate::job::{LeaveJob, TraceContext};
+use crate::telemetry::propagation;
 
 /// Jobs per pipeline in [`Queue::enqueue_many`].
 const PIPELINE_CHUNK: usize = 1_000;
@@ -67,31 +74,74 @@ impl Queue {
         invocation
     }
 
+    /// The span of one send to the jobs stream (`messaging.message.id` for a single job,
+    /// `messaging.batch.message_count` for a batch).
+    fn send_span(&self) -> tracing::Span {
+        let stream = self.keys.jobs();
+        tracing::info_span!(
+            "queue.send",
+            otel.name = format_args!("send {stream}"),
+            otel.kind = "producer",
+            messaging.system = "redis",
+            messaging.operation.type = "send",
+            messaging.destination.name = %stream,
+            messaging.message.id = tracing::field::Empty,
+            messaging.batch.message_count = tracing::field::Empty,
+        )
+    }
+
     /// Adds `job`, to run now or at `run_at` (a delayed job holds no worker while it waits),
     /// unless another job holds its idempotency key.
     pub async fn enqueue(&self, job: &LeaveJob, run_at: Option<SystemTime>) -> Result<Enqueued> {
-        let payload = serde_json::to_string(job)?;
-        let invocation = self.enqueue_invocation(job, payload, run_at);
-        let reply: Option<String> = self
-            .scripts
-            .run(&mut self.conn.clone(), &invocation)
-            .await?;
-        Ok(Enqueued::from_reply(reply))
+        let span = self.send_span();
+        span.record("messaging.message.id", tracing::field::display(&job.id));
+        let context = propagation::of(&span);
+        async {
+            let payload = payload(job, context.as_ref())?;
+            let invocation = self.enqueue_invocation(job, payload, run_at);
+            let reply: Option<String> = self
+                .scripts
+                .run(&mut self.conn.clone(), &invocation)
+                .await?;
+            Ok(Enqueued::from_reply(reply))
+        }
+        .instrument(span)
+        .await
     }
 
     /// Adds many jobs to run now, pipelined in chunks; one result per job, in order.
     pub async fn enqueue_many(&self, jobs: &[LeaveJob]) -> Result<Vec<Enqueued>> {
-        let mut results = Vec::with_capacity(jobs.len());
-        let mut conn = self.conn.clone();
-        for chunk in jobs.chunks(PIPELINE_CHUNK) {
-            let mut pipe = redis::pipe();
-            for job in chunk {
-                let payload = serde_json::to_string(job)?;
-                pipe.invoke_script(&self.enqueue_invocation(job, payload, None));
+        let span = self.send_span();
+        span.record("messaging.batch.message_count", jobs.len());
+        let context = propagation::of(&span);
+        async {
+            let mut results = Vec::with_capacity(jobs.len());
+            let mut conn = self.conn.clone();
+            for chunk in jobs.chunks(PIPELINE_CHUNK) {
+                let mut pipe = redis::pipe();
+                for job in chunk {
+                    let payload = payload(job, context.as_ref())?;
+                    pipe.invoke_script(&self.enqueue_invocation(job, payload, None));
+                }
+                let replies: Vec<Option<String>> =
+                    self.scripts.run_pipeline(&mut conn, &pipe).await?;
+                results.extend(replies.into_iter().map(Enqueued::from_reply));
             }
-            let replies: Vec<Option<String>> = self.scripts.run_pipeline(&mut conn, &pipe).await?;
-            results.extend(replies.into_iter().map(Enqueued::from_reply));
+            Ok(results)
         }
-        Ok(results)
+        .instrument(span)
+        .await
+    }
+}
+
+/// `job` as JSON, carrying `producer` (the send span's context) unless its submitter gave a
+/// context of its own, which stays the parent of the worker's span.
+fn payload(job: &LeaveJob, producer: Option<&TraceContext>) -> Result<String> {
+    match producer {
+        Some(context) if job.trace.is_none() => {
+            let job = job.clone().with_trace(context.clone());
+            Ok(serde_json::to_string(&job)?)
+        }
+        _ => Ok(serde_json::to_string(job)?),
     }
 }

@@ -47,6 +47,10 @@ pub struct OutcomeRecord {
     /// A safe summary of the provider's last answer: status and the redacted body excerpt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// The W3C `traceparent` of the attempt that settled it, while traces are exported: the
+    /// ledger writer's span links to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl OutcomeRecord {
@@ -75,6 +79,8 @@ impl OutcomeRecord {
             first_attempt_ms: job.attempts.first_at_ms,
             last_error: job.attempts.last_error.clone(),
             answer: report.and_then(|r| r.answer.as_ref()).map(|a| a.describe()),
+            traceparent: crate::telemetry::propagation::current()
+                .map(|t| t.traceparent().to_owned()),
         }
     }
 

@@ -9,11 +9,16 @@
 //! A rejection entry holds `submission_id` (the submitted entry's id), `code` (`invalid` or
 //! `duplicate`), `field`, `reason`, `existing_job` (for duplicates) and `original` (the
 //! submitted fields as a JSON object).
+//!
+//! Each batch read runs in a `receive {p}:submit` span (OpenTelemetry messaging, kind
+//! consumer) linked to the contexts the submissions carry; a submission's `traceparent`
+//! stays its job's parent context.
 
 use std::collections::BTreeMap;
 
 use redis::aio::ConnectionManager;
 use redis::streams::StreamId;
+use tracing::Instrument;
 
 use super::keys::INGEST_GROUP;
 use super::{Enqueued, Queue, Result};
@@ -135,6 +140,25 @@ impl Queue {
         if entries.is_empty() {
             return Ok(IngestReport::default());
         }
+        let stream = self.keys.submit();
+        let span = tracing::info_span!(
+            "queue.receive",
+            otel.name = format_args!("receive {stream}"),
+            otel.kind = "consumer",
+            messaging.system = "redis",
+            messaging.operation.type = "receive",
+            messaging.destination.name = %stream,
+            messaging.consumer.group.name = INGEST_GROUP,
+            messaging.batch.message_count = entries.len(),
+        );
+        self.handle_batch(entries, accept).instrument(span).await
+    }
+
+    async fn handle_batch(
+        &self,
+        entries: Vec<StreamId>,
+        accept: &Acceptance,
+    ) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         let mut answers = Vec::new();
         let mut valid: Vec<(LeaveJob, BTreeMap<String, String>, String)> = Vec::new();
@@ -152,7 +176,12 @@ impl Queue {
                 }),
             };
             match parsed {
-                Ok(job) => valid.push((job, fields, entry.id.clone())),
+                Ok(job) => {
+                    if let Some(trace) = &job.trace {
+                        crate::telemetry::propagation::link(&tracing::Span::current(), trace);
+                    }
+                    valid.push((job, fields, entry.id.clone()));
+                }
                 Err(e) => {
                     report.rejected += 1;
                     answers.push(Answer {

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
+use tracing::Instrument;
 
 use crate::job::LeaveJob;
 use crate::providers::{Pacer, Throttled};
@@ -48,7 +49,13 @@ impl Pacer for FleetPacer<'_> {
                         ),
                     });
                 }
-                tokio::time::sleep(wait).await;
+                let waiting = tracing::info_span!(
+                    "quota.wait",
+                    otel.name = "quota wait",
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    follow_up = true,
+                );
+                tokio::time::sleep(wait).instrument(waiting).await;
                 waited += wait;
             }
         })

@@ -1,6 +1,10 @@
 //! Running one job: route to the account's adapter, pass the account's quota (admission),
 //! call the provider, let the retry policy decide, and settle the delivery accordingly
 //! (finish, retry, cool the account down, pause it, or dead-letter).
+//!
+//! A job runs in a `process {p}:jobs` span (OpenTelemetry messaging, kind consumer) whose
+//! parent is the context the job carries (its producer's) and which links to the job's
+//! previous attempt; waits for the account's quota run in `quota.wait` spans.
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -19,6 +23,7 @@ use crate::metrics::{JobMetrics, Settlement};
 use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Outcome, Registry};
 use crate::queue::{Admit, AttemptRecord, DeadInfo, Delivery, Limits, OutcomeRecord, Queue};
 use crate::retry::{Decision, RetryPolicy};
+use crate::telemetry::propagation;
 
 /// How a delivery was settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +68,9 @@ pub struct Processor {
     held: Arc<Held>,
     /// Where settlements and attempts are counted, if anywhere.
     metrics: Option<JobMetrics>,
+    /// The jobs stream's key, and the process span's name (built once, not per job).
+    stream: String,
+    span_name: String,
 }
 
 impl Processor {
@@ -85,7 +93,10 @@ impl Processor {
                 (name.clone(), policy)
             })
             .collect();
+        let stream = queue.keys().jobs();
         Processor {
+            span_name: format!("process {stream}"),
+            stream,
             registry: Registry::new(http, settings),
             policies,
             queue,
@@ -106,13 +117,28 @@ impl Processor {
         let job = &delivery.job;
         let span = tracing::info_span!(
             "job.process",
+            otel.name = self.span_name.as_str(),
+            otel.kind = "consumer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = "redis",
+            messaging.operation.type = "process",
+            messaging.destination.name = self.stream.as_str(),
+            messaging.consumer.group.name = crate::queue::keys::WORKERS_GROUP,
+            messaging.message.id = %job.id,
             job.id = %job.id,
             campaign = job.campaign.as_ref().map(|c| c.as_str()).unwrap_or(""),
             provider = %job.request.provider,
             account = %job.request.account,
             job.attempt = job.attempts.made + job.attempts.throttled + 1,
             outcome = tracing::field::Empty,
+            error.type = tracing::field::Empty,
         );
+        if let Some(producer) = &job.trace {
+            propagation::continue_from(&span, producer);
+        }
+        if let Some(previous) = &job.previous_attempt {
+            propagation::link(&span, previous);
+        }
         let mut attempted = None;
         let settled = async {
             // Adapters and policies come from the same accounts: both or neither.
@@ -142,7 +168,14 @@ impl Processor {
                 }
                 match admitted {
                     Admit::Go => break,
-                    Admit::Wait(wait) => tokio::time::sleep(wait).await,
+                    Admit::Wait(wait) => {
+                        let waiting = tracing::info_span!(
+                            "quota.wait",
+                            otel.name = "quota wait",
+                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        );
+                        tokio::time::sleep(wait).instrument(waiting).await;
+                    }
                     Admit::Booked { .. } => return Ok(Settled::Booked),
                     Admit::Parked => return Ok(Settled::Parked),
                     Admit::Held => return Ok(Settled::Held),
@@ -171,7 +204,13 @@ impl Processor {
                 Ok(report) => report,
                 Err(panic) => panicked(panic.as_ref()),
             };
-            tracing::Span::current().record("outcome", report.outcome.class().as_str());
+            let class = report.outcome.class().as_str();
+            let current = tracing::Span::current();
+            current.record("outcome", class);
+            if !report.outcome.is_success() {
+                current.record("otel.status_code", "error");
+                current.record("error.type", class);
+            }
             attempted = Some(report.outcome.class());
             if let Some(metrics) = &self.metrics {
                 metrics.attempt(job, &report);
@@ -180,6 +219,8 @@ impl Processor {
                 && report.answer.as_ref().is_some_and(|a| a.status == 429);
             let mut next = job.clone();
             next.attempts.first_at_ms.get_or_insert(started_ms);
+            // A later attempt links to this one (only while traces are exported).
+            next.previous_attempt = propagation::of(&current).or(next.previous_attempt);
             match policy
                 .retry
                 .decide(&mut next, &report.outcome, rate_limited, SystemTime::now())
