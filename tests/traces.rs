@@ -534,3 +534,131 @@ fn a_bad_otel_variable_refuses_to_start_and_names_it() {
         "{stderr}"
     );
 }
+
+/// The canary: accounts of three providers whose credentials are a secret (Green API's in the
+/// URL path, Wasend's and RyzeAPI's in headers), plus an account with a wrong secret (401,
+/// paused, its answer logged). A campaign of jobs runs with debug JSON logs, traces exported
+/// and metrics served; no log line, exported span or metric carries either secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_with_secret_tokens_leaks_them_into_no_log_span_or_metric() {
+    use bulkleave::simulator::{SimAccount, Simulator, SimulatorConfig};
+
+    const WRONG: &str = "WRONG-s3cr3t-k3y-71d0";
+    let quota = || "100/s".parse().unwrap();
+    let sim = Simulator::start(
+        SimulatorConfig::default()
+            .account(
+                "g",
+                SimAccount::green_api("1101000001", common::CANARY, quota()),
+            )
+            .account(
+                "w",
+                SimAccount::wasend("s", common::CANARY, quota()).already_left(GROUP),
+            )
+            .account("r", SimAccount::ryzeapi("inst", common::CANARY, quota())),
+    )
+    .await
+    .unwrap();
+    let base = sim.base_url();
+    let received = Received::default();
+    let endpoint = http_receiver(received.clone()).await;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{metrics_port}");
+    let redis = common::redis_settings();
+    let (database, _ledger) = common::db::fresh_ledger().await;
+    let mut env = common::worker_env(&redis, &base, &[]);
+    for (k, v) in [
+        ("BULKLEAVE__PROVIDERS__GREEN_API__BASE_URL", base.as_str()),
+        ("BULKLEAVE__PROVIDERS__RYZEAPI__BASE_URL", base.as_str()),
+        ("BULKLEAVE__ACCOUNTS__G__PROVIDER", "green_api"),
+        ("BULKLEAVE__ACCOUNTS__G__INSTANCE_ID", "1101000001"),
+        ("BULKLEAVE__ACCOUNTS__G__CREDENTIAL__ENV", "SECRET"),
+        ("BULKLEAVE__ACCOUNTS__R__PROVIDER", "ryzeapi"),
+        ("BULKLEAVE__ACCOUNTS__R__INSTANCE", "inst"),
+        ("BULKLEAVE__ACCOUNTS__R__CREDENTIAL__ENV", "SECRET"),
+        ("BULKLEAVE__ACCOUNTS__X__PROVIDER", "wasend"),
+        ("BULKLEAVE__ACCOUNTS__X__SESSION_ID", "s"),
+        ("BULKLEAVE__ACCOUNTS__X__CREDENTIAL__ENV", "WRONG_KEY"),
+        ("BULKLEAVE__ACCOUNTS__G__QUOTA", "100/s"),
+        ("BULKLEAVE__ACCOUNTS__R__QUOTA", "100/s"),
+        ("BULKLEAVE__ACCOUNTS__X__QUOTA", "100/s"),
+        ("SECRET", common::CANARY),
+        ("WRONG_KEY", WRONG),
+        ("BULKLEAVE__LEDGER__ENABLED", "true"),
+        ("BULKLEAVE__DATABASE__URL", database.as_str()),
+        ("BULKLEAVE__METRICS__ENABLED", "true"),
+        ("BULKLEAVE__METRICS__LISTEN", listen.as_str()),
+        ("BULKLEAVE__LOG__FORMAT", "json"),
+        ("RUST_LOG", "debug"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ] {
+        env.insert(k.to_owned(), v.to_owned());
+    }
+    // The campaign: every account, a group left and one already left; `x` answers 401.
+    let other = "120363406289005074@g.us";
+    let jobs = [
+        ("green_api", "g"),
+        ("wasend", "w"),
+        ("ryzeapi", "r"),
+        ("wasend", "x"),
+    ];
+    let mut expected = 0;
+    for (provider, account) in jobs {
+        for group in [GROUP, other] {
+            common::submit(
+                &redis,
+                &[
+                    ("provider", provider),
+                    ("account", account),
+                    ("group", group),
+                    ("campaign", "offboard-canary"),
+                ],
+            );
+            expected += usize::from(account != "x");
+        }
+    }
+    let worker = common::procs::spawn_worker(&env, Stdio::piped());
+    let done = common::await_outcome_count(&redis, expected as u64, Duration::from_secs(30)).await;
+    assert_eq!(done as usize, expected, "every job of a good account ends");
+    let scrape = reqwest::get(format!("http://{listen}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scrape.contains("bulkleave_jobs_total") && scrape.contains("account=\"x\""),
+        "the scrape covers the jobs and the paused account: {scrape}"
+    );
+    common::procs::signal(&worker, "TERM");
+    let output = worker.wait_with_output().unwrap();
+    let logs = String::from_utf8(output.stderr).unwrap();
+    let spans = received.dump();
+
+    assert!(logs.lines().count() > 20, "debug logs were written: {logs}");
+    assert!(
+        logs.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "JSON lines"
+    );
+    assert!(logs.contains("\"account\":\"x\""), "the 401 was logged");
+    assert!(
+        received.spans().iter().any(|g| g.span.name == "POST"),
+        "provider calls were exported"
+    );
+    assert!(
+        spans.contains("/waInstance1101000001/leaveGroup/[redacted]"),
+        "Green API's URL was exported, its token removed"
+    );
+    for secret in [common::CANARY, WRONG] {
+        assert!(!logs.contains(secret), "{secret} in a log line");
+        assert!(!spans.contains(secret), "{secret} in an exported span");
+        assert!(!scrape.contains(secret), "{secret} in a metric");
+    }
+    common::drop_prefix(&redis.key_prefix).await;
+}
