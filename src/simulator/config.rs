@@ -202,6 +202,34 @@ impl SimulatorConfig {
     }
 }
 
+/// One of an account's group lists: the groups not in the default state (a member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum List {
+    /// `not_found`: no such group.
+    NotFound,
+    /// `owned`: the account owns the group.
+    Owned,
+    /// `admin`: the account is an admin of the group.
+    Admin,
+    /// `already_left`: the account is not a member any more.
+    AlreadyLeft,
+}
+
+impl List {
+    /// Every list, in the configuration's order.
+    const ALL: [List; 4] = [List::NotFound, List::Owned, List::Admin, List::AlreadyLeft];
+
+    /// The list's configuration key.
+    fn name(self) -> &'static str {
+        match self {
+            List::NotFound => "not_found",
+            List::Owned => "owned",
+            List::Admin => "admin",
+            List::AlreadyLeft => "already_left",
+        }
+    }
+}
+
 impl SimAccount {
     /// An account of `provider` identified by `id`, expecting `credential`, limited to `quota`.
     pub fn new(
@@ -278,16 +306,20 @@ impl SimAccount {
         self.quota.unwrap_or(self.provider.default_quota())
     }
 
+    /// The groups configured in `list`, as written.
+    fn list(&self, list: List) -> &[String] {
+        match list {
+            List::NotFound => &self.not_found,
+            List::Owned => &self.owned,
+            List::Admin => &self.admin,
+            List::AlreadyLeft => &self.already_left,
+        }
+    }
+
     /// The listed groups, normalised, with the list each came from.
-    pub(crate) fn listed_groups(&self) -> impl Iterator<Item = (&'static str, GroupRef)> + '_ {
-        let lists: [(&'static str, &Vec<String>); 4] = [
-            ("not_found", &self.not_found),
-            ("owned", &self.owned),
-            ("admin", &self.admin),
-            ("already_left", &self.already_left),
-        ];
-        lists.into_iter().flat_map(move |(list, groups)| {
-            groups
+    pub(crate) fn listed_groups(&self) -> impl Iterator<Item = (List, GroupRef)> + '_ {
+        List::ALL.into_iter().flat_map(move |list| {
+            self.list(list)
                 .iter()
                 .filter_map(move |g| GroupRef::parse(self.provider, g).ok().map(|g| (list, g)))
         })
@@ -312,12 +344,8 @@ impl SimAccount {
             problems.push(format!("faults: {e}"));
         }
         let mut seen: HashMap<String, &str> = HashMap::new();
-        for (list, groups) in [
-            ("not_found", &self.not_found),
-            ("owned", &self.owned),
-            ("admin", &self.admin),
-            ("already_left", &self.already_left),
-        ] {
+        for list in List::ALL {
+            let (list, groups) = (list.name(), self.list(list));
             for group in groups {
                 match GroupRef::parse(self.provider, group) {
                     Err(e) => problems.push(format!("{list}: {e}")),

@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::config::SimAccount;
-use super::faults::Fault;
+use super::faults::{Fault, whole_secs_up};
 use super::quota::Admission;
 use super::report::{Arrival, EndpointKind, Stats, Verdict};
 use super::shared::{Auth, Shared, lock};
@@ -273,7 +273,7 @@ impl Shared {
             .wall(reset_at)
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+        let reset_secs = whole_secs_up(reset);
         for (name, value) in [
             ("x-ratelimit-limit", u64::from(limit)),
             ("x-ratelimit-remaining", u64::from(remaining)),

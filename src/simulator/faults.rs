@@ -138,13 +138,19 @@ impl Faults {
         self
     }
 
-    fn rates(&self) -> [(&'static str, f64); 4] {
+    /// Every rate, by its field name: the one list of them.
+    fn rates_mut(&mut self) -> [(&'static str, &mut f64); 4] {
         [
-            ("error_rate", self.error_rate),
-            ("timeout_rate", self.timeout_rate),
-            ("malformed_rate", self.malformed_rate),
-            ("slow_body_rate", self.slow_body_rate),
+            ("error_rate", &mut self.error_rate),
+            ("timeout_rate", &mut self.timeout_rate),
+            ("malformed_rate", &mut self.malformed_rate),
+            ("slow_body_rate", &mut self.slow_body_rate),
         ]
+    }
+
+    fn rates(&self) -> [(&'static str, f64); 4] {
+        let mut copy = *self;
+        copy.rates_mut().map(|(field, rate)| (field, *rate))
     }
 
     /// Checks that every rate is a probability and that they add up to at most 1.
@@ -164,12 +170,7 @@ impl Faults {
     /// The faults with every rate clamped into `0..=1` (NaN becomes 0). Rates that still add
     /// up to more than 1 favour the earlier faults of the die.
     pub fn clamped(mut self) -> Self {
-        for rate in [
-            &mut self.error_rate,
-            &mut self.timeout_rate,
-            &mut self.malformed_rate,
-            &mut self.slow_body_rate,
-        ] {
+        for (_, rate) in self.rates_mut() {
             *rate = if rate.is_nan() {
                 0.0
             } else {
@@ -209,6 +210,11 @@ impl Faults {
     }
 }
 
+/// `d` in whole seconds, rounded up (as `Retry-After` and rate-limit reset headers count).
+pub(crate) fn whole_secs_up(d: Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+}
+
 /// A forced 429 window: every request of the account answered 429 with `Retry-After` until
 /// `until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,15 +228,9 @@ pub(crate) struct Forced {
 impl Forced {
     /// A window of `length` from `now`, advising `retry_after`.
     pub fn new(now: Instant, retry_after: Duration, length: Duration) -> Self {
-        let whole = retry_after.as_secs();
-        let retry_after_secs = if retry_after.subsec_nanos() > 0 {
-            whole.saturating_add(1)
-        } else {
-            whole
-        };
         Forced {
             until: now + length,
-            retry_after_secs,
+            retry_after_secs: whole_secs_up(retry_after),
         }
     }
 

@@ -167,10 +167,9 @@ impl Simulator {
     /// How many requests of `account` arrived in `range` (half-open: `start` included, `end`
     /// not), whatever their verdict.
     pub fn requests_in(&self, account: &str, range: Range<Instant>) -> usize {
-        self.arrivals(account)
-            .iter()
-            .filter(|a| range.contains(&a.at))
-            .count()
+        self.shared
+            .index(account)
+            .map_or(0, |idx| self.shared.requests_in(idx, &range))
     }
 
     /// Sets the faults of `account` (replacing the global ones for it), or the global faults

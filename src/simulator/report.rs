@@ -11,6 +11,7 @@
 //! ask what arrived in any time range (e.g. nothing in the 3 s after a `Retry-After: 3`).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -162,13 +163,9 @@ pub struct Report {
     pub unattributed: u64,
 }
 
-/// The running tallies of one account.
+/// The running tallies of one account; the request counts are derived from the arrival log.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stats {
-    requests: RequestCounts,
-    accepted: u64,
-    rate_limited: u64,
-    forced_429: u64,
     faults: FaultCounts,
     /// Answers given; handlers count the ones about auth and input directly.
     pub answers: AnswerCounts,
@@ -183,17 +180,6 @@ pub(crate) fn offset_ms(origin: Instant, at: Instant) -> f64 {
 impl Stats {
     /// Records a request's arrival.
     pub fn arrive(&mut self, arrival: Arrival) {
-        self.requests.total += 1;
-        *match arrival.kind {
-            EndpointKind::Leave => &mut self.requests.leave,
-            EndpointKind::GroupInfo => &mut self.requests.group_info,
-            EndpointKind::SessionInfo => &mut self.requests.session_info,
-        } += 1;
-        *match arrival.verdict {
-            Verdict::Accepted => &mut self.accepted,
-            Verdict::RateLimited => &mut self.rate_limited,
-            Verdict::Forced429 => &mut self.forced_429,
-        } += 1;
         self.arrivals.push(arrival);
     }
 
@@ -231,14 +217,31 @@ impl Stats {
         &self.arrivals
     }
 
+    /// How many arrivals fall in `range` (half-open); the log is in arrival order.
+    pub fn arrivals_in(&self, range: &Range<Instant>) -> usize {
+        let from = self.arrivals.partition_point(|a| a.at < range.start);
+        let to = self.arrivals.partition_point(|a| a.at < range.end);
+        to.saturating_sub(from)
+    }
+
     /// The report of an account with `quota`, times relative to `origin`.
     pub fn report(&self, provider: Provider, quota: Quota, origin: Instant) -> AccountReport {
-        let accepted: Vec<Instant> = self
-            .arrivals
-            .iter()
-            .filter(|a| a.verdict == Verdict::Accepted)
-            .map(|a| a.at)
-            .collect();
+        let mut requests = RequestCounts::default();
+        let (mut rate_limited, mut forced_429) = (0, 0);
+        let mut accepted: Vec<Instant> = Vec::new();
+        for a in &self.arrivals {
+            requests.total += 1;
+            *match a.kind {
+                EndpointKind::Leave => &mut requests.leave,
+                EndpointKind::GroupInfo => &mut requests.group_info,
+                EndpointKind::SessionInfo => &mut requests.session_info,
+            } += 1;
+            match a.verdict {
+                Verdict::Accepted => accepted.push(a.at),
+                Verdict::RateLimited => rate_limited += 1,
+                Verdict::Forced429 => forced_429 += 1,
+            }
+        }
         let busiest = busiest_window(&accepted, quota.period) as u64;
         let achieved_rate_per_s = match (accepted.first(), accepted.last()) {
             (Some(first), Some(last)) if accepted.len() > 1 && last > first => {
@@ -249,10 +252,10 @@ impl Stats {
         AccountReport {
             provider,
             quota,
-            requests: self.requests,
-            accepted: self.accepted,
-            rate_limited: self.rate_limited,
-            forced_429: self.forced_429,
+            requests,
+            accepted: accepted.len() as u64,
+            rate_limited,
+            forced_429,
             faults: self.faults,
             answers: self.answers,
             first_request_ms: self.arrivals.first().map(|a| offset_ms(origin, a.at)),

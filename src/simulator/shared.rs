@@ -8,6 +8,7 @@
 //! Kirimin's path names no account: its session cookie alone decides.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -84,7 +85,8 @@ pub(crate) struct Shared {
     pub origin: Instant,
     /// The same moment on the wall clock.
     pub origin_wall: SystemTime,
-    config: SimulatorConfig,
+    /// The global faults as configured, restored by [`Shared::reset`].
+    initial_faults: Faults,
     pub accounts: Vec<Account>,
     by_name: HashMap<String, usize>,
     by_id: HashMap<Provider, HashMap<String, usize>>,
@@ -131,7 +133,7 @@ impl Shared {
             origin: Instant::now(),
             origin_wall: SystemTime::now(),
             global_faults: RwLock::new(config.faults.clamped()),
-            config,
+            initial_faults: config.faults,
             accounts,
             by_name,
             by_id,
@@ -197,10 +199,9 @@ impl Shared {
             .accounts
             .iter()
             .map(|a| {
-                let state = lock(&a.state);
-                let report = state
-                    .stats
-                    .report(a.config.provider, a.config.quota(), self.origin);
+                // Copied out: the report's scans must not hold up the account's requests.
+                let stats = lock(&a.state).stats.clone();
+                let report = stats.report(a.config.provider, a.config.quota(), self.origin);
                 (a.name.clone(), report)
             })
             .collect();
@@ -219,6 +220,11 @@ impl Shared {
     /// The arrivals of account `idx`, in order.
     pub fn arrivals(&self, idx: usize) -> Vec<Arrival> {
         lock(&self.accounts[idx].state).stats.arrivals().to_vec()
+    }
+
+    /// How many requests of account `idx` arrived in `range` (half-open).
+    pub fn requests_in(&self, idx: usize, range: &Range<Instant>) -> usize {
+        lock(&self.accounts[idx].state).stats.arrivals_in(range)
     }
 
     /// Sets the faults of account `idx`, or the global ones.
@@ -255,7 +261,7 @@ impl Shared {
         for account in &self.accounts {
             *lock(&account.state) = AccountState::new(&account.config);
         }
-        self.set_faults(None, self.config.faults);
+        self.set_faults(None, self.initial_faults);
         self.unattributed.store(0, Ordering::Relaxed);
     }
 }

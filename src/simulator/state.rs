@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::config::SimAccount;
+use super::config::{List, SimAccount};
 use crate::job::GroupRef;
 
 /// Where the account stands with one group.
@@ -83,10 +83,10 @@ impl Membership {
             .listed_groups()
             .map(|(list, group)| {
                 let state = match list {
-                    "not_found" => GroupState::Gone,
-                    "owned" => GroupState::Owner,
-                    "admin" => GroupState::Admin,
-                    _ => GroupState::Left,
+                    List::NotFound => GroupState::Gone,
+                    List::Owned => GroupState::Owner,
+                    List::Admin => GroupState::Admin,
+                    List::AlreadyLeft => GroupState::Left,
                 };
                 (group.as_str().to_owned(), state)
             })
