@@ -20,15 +20,17 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bulkleave::config::{RedisSettings, SecretUrl};
-use bulkleave::job::{LeaveJob, LeaveRequest};
+use bulkleave::job::LeaveJob;
 use bulkleave::queue::{Queue, QueueOptions};
 use bulkleave::quota::Quota;
-use bulkleave::simulator::{AccountReport, SimAccount, Simulator, SimulatorConfig};
+use bulkleave::simulator::{AccountReport, Simulator};
 
 #[allow(clippy::unwrap_used)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::bench::{self, median};
+use common::green::{self, GreenAccount};
 use common::procs;
 
 const WORKERS: usize = 3;
@@ -49,13 +51,12 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut value = || it.next().unwrap_or_default();
         match arg.as_str() {
-            "--seconds" => a.seconds = value().parse().unwrap_or(60),
-            "--runs" => a.runs = value().parse().unwrap_or(3),
-            "--fast" => a.fast = value().parse().expect("--fast: a quota such as 50/s"),
-            "--slow" => a.slow = value().parse().expect("--slow: a quota such as 5/s"),
-            _ => {} // cargo bench passes --bench
+            "--seconds" => a.seconds = bench::value(&arg, &mut it),
+            "--runs" => a.runs = bench::value(&arg, &mut it),
+            "--fast" => a.fast = bench::value(&arg, &mut it),
+            "--slow" => a.slow = bench::value(&arg, &mut it),
+            other => bench::unknown(other),
         }
     }
     a
@@ -64,64 +65,31 @@ fn args() -> Args {
 /// Jobs for `account` (a Green API account) beyond what `seconds` at `quota` can drain.
 fn backlog(account: &str, quota: Quota, seconds: u64, offset: u64) -> Vec<LeaveJob> {
     let n = (quota.per_second_f64() * seconds as f64 * 1.5) as u64 + 100;
-    (0..n)
-        .map(|i| {
-            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + offset + i);
-            LeaveJob::new(LeaveRequest::parse("green_api", account, &group).expect("valid"))
-        })
-        .collect()
+    common::queue::jobs("green_api", account, offset..offset + n)
 }
 
-fn worker_env(prefix: &str, sim: &Simulator, a: &Args) -> HashMap<String, String> {
+/// The fast and the slow account.
+fn accounts(a: &Args) -> [GreenAccount<'static>; 2] {
     [
-        ("BULKLEAVE__REDIS__URL", common::redis_url()),
-        ("BULKLEAVE__REDIS__KEY_PREFIX", prefix.to_owned()),
-        ("BULKLEAVE__PROVIDERS__GREEN_API__BASE_URL", sim.base_url()),
-        ("BULKLEAVE__ACCOUNTS__FAST__PROVIDER", "green_api".into()),
-        (
-            "BULKLEAVE__ACCOUNTS__FAST__INSTANCE_ID",
-            "1101000001".into(),
-        ),
-        (
-            "BULKLEAVE__ACCOUNTS__FAST__CREDENTIAL__ENV",
-            "FAST_TOKEN".into(),
-        ),
-        ("BULKLEAVE__ACCOUNTS__FAST__QUOTA", a.fast.to_string()),
-        ("BULKLEAVE__ACCOUNTS__SLOW__PROVIDER", "green_api".into()),
-        (
-            "BULKLEAVE__ACCOUNTS__SLOW__INSTANCE_ID",
-            "1101000002".into(),
-        ),
-        (
-            "BULKLEAVE__ACCOUNTS__SLOW__CREDENTIAL__ENV",
-            "SLOW_TOKEN".into(),
-        ),
-        ("BULKLEAVE__ACCOUNTS__SLOW__QUOTA", a.slow.to_string()),
-        ("BULKLEAVE__WORKER__CONCURRENCY", "32".into()),
-        ("FAST_TOKEN", "bench-fast-token".into()),
-        ("SLOW_TOKEN", "bench-slow-token".into()),
+        GreenAccount {
+            name: "fast",
+            token: "bench-fast-token",
+            quota: a.fast,
+        },
+        GreenAccount {
+            name: "slow",
+            token: "bench-slow-token",
+            quota: a.slow,
+        },
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
 }
 
 /// One phase: the backlogs of `accounts` drained by three workers for `a.seconds`; the
 /// simulator's view of each account.
 async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, AccountReport> {
-    let sim = Simulator::start(
-        SimulatorConfig::default()
-            .account(
-                "fast",
-                SimAccount::green_api("1101000001", "bench-fast-token", a.fast),
-            )
-            .account(
-                "slow",
-                SimAccount::green_api("1101000002", "bench-slow-token", a.slow),
-            ),
-    )
-    .await
-    .expect("simulator");
+    let sim = Simulator::start(green::simulator_config(accounts(a)))
+        .await
+        .expect("simulator");
     let prefix = format!("bench-quota-{name}");
     common::drop_prefix(&prefix).await;
     let redis = RedisSettings {
@@ -142,7 +110,12 @@ async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, Account
     for chunk in fast.chunks(10_000) {
         queue.enqueue_many(chunk).await.expect("enqueue");
     }
-    let env = worker_env(&prefix, &sim, a);
+    let env = green::worker_env(
+        &redis,
+        &sim.base_url(),
+        accounts(a),
+        &[("BULKLEAVE__WORKER__CONCURRENCY", "32")],
+    );
     let workers: Vec<_> = (0..WORKERS)
         .map(|_| procs::spawn_worker(&env, Stdio::inherit()))
         .collect();
@@ -152,11 +125,6 @@ async fn phase(a: &Args, name: &str, with_slow: bool) -> HashMap<String, Account
     sim.shutdown().await;
     common::drop_prefix(&prefix).await;
     report.accounts.into_iter().collect()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn line(name: &str, quota: Quota, runs: &[AccountReport]) -> f64 {

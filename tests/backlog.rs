@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use bulkleave::config::load_with_env;
-use bulkleave::job::{LeaveJob, LeaveRequest};
 use bulkleave::queue::Queue;
 
 const JOBS: u64 = 50_000;
@@ -24,12 +23,7 @@ async fn a_50k_backlog_is_accepted_and_drained_exactly_once() {
     let queue = Queue::connect(&redis, settings.queue.clone())
         .await
         .unwrap();
-    let jobs: Vec<LeaveJob> = (0..JOBS)
-        .map(|i| {
-            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + i);
-            LeaveJob::new(LeaveRequest::parse("wasend", "w", &group).unwrap())
-        })
-        .collect();
+    let jobs = common::queue::jobs("wasend", "w", 0..JOBS);
     let added = queue.enqueue_many(&jobs).await.unwrap();
     assert_eq!(added.len(), JOBS as usize);
     assert!(

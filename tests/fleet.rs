@@ -6,96 +6,100 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use bulkleave::config::RedisSettings;
-use bulkleave::job::{LeaveJob, LeaveRequest};
-use bulkleave::queue::{Queue, QueueOptions};
-use bulkleave::simulator::{SimAccount, Simulator, SimulatorConfig, Verdict};
+use bulkleave::queue::QueueOptions;
+use bulkleave::simulator::{Simulator, Verdict};
+use common::green::GreenAccount;
+use common::queue::jobs;
 
 const TOKEN_A: &str = "CANARY-green-token-a";
 const TOKEN_B: &str = "CANARY-green-token-b";
 
-fn jobs(account: &str, n: u64, offset: u64) -> Vec<LeaveJob> {
-    (0..n)
-        .map(|i| {
-            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + offset + i);
-            LeaveJob::new(LeaveRequest::parse("green_api", account, &group).unwrap())
-        })
-        .collect()
-}
-
-/// Two Green API accounts (`a`, `b`: instances 1101000001 and 1101000002) at `quota`.
-async fn simulator(quota: &str) -> Simulator {
-    let q = quota.parse().unwrap();
-    Simulator::start(
-        SimulatorConfig::default()
-            .account("a", SimAccount::green_api("1101000001", TOKEN_A, q))
-            .account("b", SimAccount::green_api("1101000002", TOKEN_B, q)),
-    )
-    .await
-    .unwrap()
-}
-
-fn env(redis: &RedisSettings, sim: &Simulator, quota: &str) -> HashMap<String, String> {
+/// Two Green API accounts, `a` and `b`, at `quota` each.
+fn accounts(quota: &str) -> [GreenAccount<'static>; 2] {
+    let quota = quota.parse().unwrap();
     [
-        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
-        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
-        ("BULKLEAVE__PROVIDERS__GREEN_API__BASE_URL", &sim.base_url()),
-        ("BULKLEAVE__PROVIDERS__GREEN_API__QUOTA", quota),
-        ("BULKLEAVE__ACCOUNTS__A__PROVIDER", "green_api"),
-        ("BULKLEAVE__ACCOUNTS__A__INSTANCE_ID", "1101000001"),
-        ("BULKLEAVE__ACCOUNTS__A__CREDENTIAL__ENV", "TOKEN_A"),
-        ("BULKLEAVE__ACCOUNTS__B__PROVIDER", "green_api"),
-        ("BULKLEAVE__ACCOUNTS__B__INSTANCE_ID", "1101000002"),
-        ("BULKLEAVE__ACCOUNTS__B__CREDENTIAL__ENV", "TOKEN_B"),
-        ("BULKLEAVE__WORKER__CONCURRENCY", "16"),
-        // Up to six debug-built workers, two simulators and Redis share two cores while these
-        // tests run: requests reach the simulator up to ~70 ms later than their grant (seen
-        // here), far beyond the default 1 % (10 ms) of a 1 s period. Headroom is the knob for
-        // that jitter (README, Quotas); the benchmark measures the default in release builds.
-        ("BULKLEAVE__PACING__HEADROOM", "0.1"),
-        ("TOKEN_A", TOKEN_A),
-        ("TOKEN_B", TOKEN_B),
+        GreenAccount {
+            name: "a",
+            token: TOKEN_A,
+            quota,
+        },
+        GreenAccount {
+            name: "b",
+            token: TOKEN_B,
+            quota,
+        },
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
 }
 
-fn spawn_workers(env: &HashMap<String, String>, n: usize) -> Vec<Child> {
-    (0..n)
-        .map(|_| common::procs::spawn_worker(env, Stdio::null()))
+/// Three workers for `accounts` on the simulator at `sim`.
+fn spawn_workers(
+    redis: &RedisSettings,
+    sim: &Simulator,
+    accounts: [GreenAccount; 2],
+) -> Vec<Child> {
+    let env = common::green::worker_env(
+        redis,
+        &sim.base_url(),
+        accounts,
+        &[
+            ("BULKLEAVE__WORKER__CONCURRENCY", "16"),
+            // Up to six debug-built workers, two simulators and Redis share two cores while
+            // these tests run: requests reach the simulator up to ~70 ms later than their grant
+            // (seen here), far beyond the default 1 % (10 ms) of a 1 s period. Headroom is the
+            // knob for that jitter (README, Quotas); the benchmark measures the default in
+            // release builds.
+            ("BULKLEAVE__PACING__HEADROOM", "0.1"),
+        ],
+    );
+    (0..3)
+        .map(|_| common::procs::spawn_worker(&env, Stdio::null()))
         .collect()
 }
 
-fn dump(sim: &Simulator, account: &str) {
-    let arr = sim.arrivals(account);
-    if let Some(i) = arr.iter().position(|r| r.verdict == Verdict::RateLimited) {
-        let t0 = arr[0].at;
-        let shown: Vec<String> = arr[i.saturating_sub(22)..=i]
-            .iter()
-            .map(|r| format!("{:.1}", r.at.duration_since(t0).as_secs_f64() * 1000.0))
-            .collect();
-        eprintln!(
-            "{account}: arrivals before the 429 (ms): {}",
-            shown.join(" ")
-        );
+/// Waits until `done` holds, checking every 20 ms; false if `limit` passes first.
+async fn poll_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    true
+}
+
+/// `account`'s arrivals before its first 429 (ms since its first), for an assert message.
+fn before_first_429(sim: &Simulator, account: &str) -> String {
+    let arr = sim.arrivals(account);
+    let Some(i) = arr.iter().position(|r| r.verdict == Verdict::RateLimited) else {
+        return format!("{account}: no 429");
+    };
+    let t0 = arr[0].at;
+    let shown: Vec<String> = arr[i.saturating_sub(22)..=i]
+        .iter()
+        .map(|r| format!("{:.1}", r.at.duration_since(t0).as_secs_f64() * 1000.0))
+        .collect();
+    format!(
+        "{account}: arrivals before the 429 (ms): {}",
+        shown.join(" ")
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_workers_sharing_an_account_at_its_quota_receive_no_429() {
-    let sim = simulator("20/s").await;
-    let redis = common::redis_settings();
-    let q = Queue::connect(&redis, QueueOptions::default())
+    let accounts = accounts("20/s");
+    let sim = Simulator::start(common::green::simulator_config(accounts))
         .await
         .unwrap();
-    let batch = jobs("a", 200, 0);
-    q.enqueue_many(&batch).await.unwrap();
-    let workers = spawn_workers(&env(&redis, &sim, "20/s"), 3);
+    let (q, redis) = common::queue::fresh(QueueOptions::default()).await;
+    q.enqueue_many(&jobs("green_api", "a", 0..200))
+        .await
+        .unwrap();
+    let workers = spawn_workers(&redis, &sim, accounts);
     let start = Instant::now();
     common::await_outcome_count(&redis, 200, Duration::from_secs(60)).await;
     let took = start.elapsed();
@@ -124,23 +128,41 @@ async fn three_workers_sharing_an_account_at_its_quota_receive_no_429() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_stops_that_account_only_for_as_long_as_it_says() {
-    let sim = simulator("10/s").await;
-    let redis = common::redis_settings();
-    let q = Queue::connect(&redis, QueueOptions::default())
+    let accounts = accounts("10/s");
+    let sim = Simulator::start(common::green::simulator_config(accounts))
         .await
         .unwrap();
-    let mut batch = jobs("a", 80, 0);
-    batch.extend(jobs("b", 80, 1000));
+    let (q, redis) = common::queue::fresh(QueueOptions::default()).await;
+    let mut batch = jobs("green_api", "a", 0..80);
+    batch.extend(jobs("green_api", "b", 1000..1080));
     q.enqueue_many(&batch).await.unwrap();
-    let workers = spawn_workers(&env(&redis, &sim, "10/s"), 3);
+    let workers = spawn_workers(&redis, &sim, accounts);
     // Let both accounts flow, then make the provider answer `a` with 429 Retry-After: 3 for
     // the next 150 ms.
-    while sim.report().accounts["a"].accepted < 10 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let flowing = poll_until(Duration::from_secs(30), || {
+        sim.report().accounts["a"].accepted >= 10
+    })
+    .await;
+    if !flowing {
+        common::procs::terminate(workers);
+        panic!("`a` never had 10 requests accepted: {:?}", sim.report());
     }
     let forced = Duration::from_millis(150);
     sim.force_429("a", Duration::from_secs(3), forced);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Until `a` met the 429 and has been accepted again after its 3 s.
+    let resumed = poll_until(Duration::from_secs(20), || {
+        let arrivals = sim.arrivals("a");
+        arrivals
+            .iter()
+            .find(|r| r.verdict == Verdict::Forced429)
+            .is_some_and(|first| {
+                let end = first.at + Duration::from_secs(3);
+                arrivals
+                    .iter()
+                    .any(|r| r.at >= end && r.verdict == Verdict::Accepted)
+            })
+    })
+    .await;
     common::procs::terminate(workers);
 
     let arrivals = sim.arrivals("a");
@@ -161,22 +183,22 @@ async fn a_429_with_retry_after_stops_that_account_only_for_as_long_as_it_says()
             .collect::<Vec<_>>()
     );
     // It resumed afterwards.
-    assert!(
-        arrivals
-            .iter()
-            .any(|r| r.at >= quiet.end && r.verdict == Verdict::Accepted),
-        "`a` resumed after the cooldown"
-    );
-    dump(&sim, "b");
+    assert!(resumed, "`a` resumed after the cooldown");
     // `b` ran on at its own rate meanwhile: 10/s for most of the 3 s.
     let b_during = sim.requests_in("b", quiet.clone());
     assert!(
         b_during >= 24,
-        "`b` sent {b_during} requests during `a`'s cooldown"
+        "`b` sent {b_during} requests during `a`'s cooldown; {}",
+        before_first_429(&sim, "b")
     );
     let report = sim.report();
     assert_eq!(report.accounts["a"].rate_limited, 0);
-    assert_eq!(report.accounts["b"].rate_limited, 0);
+    assert_eq!(
+        report.accounts["b"].rate_limited,
+        0,
+        "{}",
+        before_first_429(&sim, "b")
+    );
     // Nothing failed: the throttled jobs are waiting or done, none is dead.
     assert_eq!(q.stats().await.unwrap().dead, 0);
     sim.shutdown().await;

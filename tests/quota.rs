@@ -6,26 +6,24 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bulkleave::job::{LeaveJob, LeaveRequest};
-use bulkleave::queue::{Admit, AttemptRecord, Delivery, FollowUp, Limits, Queue, QueueOptions};
+use bulkleave::job::LeaveJob;
+use bulkleave::queue::{Admit, FollowUp, Limits, QueueOptions};
 use bulkleave::quota::{Eta, QuotaPolicy};
+use bulkleave::simulator::busiest_window;
+use common::queue::{admit_through_waits, fetch, fetch_all, fresh};
 
-async fn queue() -> Queue {
-    Queue::connect(&common::redis_settings(), QueueOptions::default())
-        .await
-        .unwrap()
-}
-
-async fn cleanup(q: &Queue) {
-    let prefix = q.keys().jobs();
-    common::drop_prefix(prefix.trim_end_matches(":jobs")).await;
+fn jobs(account: &str, range: std::ops::Range<u64>) -> Vec<LeaveJob> {
+    common::queue::jobs("wasend", account, range)
 }
 
 fn job(account: &str, i: u64) -> LeaveJob {
-    let group = format!("{}@g.us", 120_363_000_000_000_000u64 + i);
-    LeaveJob::new(LeaveRequest::parse("wasend", account, &group).unwrap())
+    jobs(account, i..i + 1).remove(0)
+}
+
+fn failure() -> bulkleave::queue::AttemptRecord {
+    common::queue::failure("retry_later", Some(429))
 }
 
 fn limits(quota: &str) -> Limits {
@@ -36,32 +34,12 @@ fn limits(quota: &str) -> Limits {
     }
 }
 
-async fn fetch(q: &Queue, n: usize) -> Vec<Delivery> {
-    let mut conn = q
-        .blocking_connection(Duration::from_millis(50))
-        .await
-        .unwrap();
-    q.fetch(&mut conn, "w", n, Duration::from_millis(50))
-        .await
-        .unwrap()
-}
-
-fn failure() -> AttemptRecord {
-    AttemptRecord {
-        at_ms: 0,
-        class: "retry_later".into(),
-        detail: "HTTP 429: rate limited".into(),
-        http_status: Some(429),
-    }
-}
-
 #[tokio::test]
 async fn a_backlog_is_booked_one_slot_per_job_and_each_job_delayed_once() {
-    let q = queue().await;
+    let (q, redis) = fresh(QueueOptions::default()).await;
     let lim = limits("10/s"); // window 1010 ms: a slot every 101 ms
-    let jobs: Vec<LeaveJob> = (0..20).map(|i| job("a", i)).collect();
-    q.enqueue_many(&jobs).await.unwrap();
-    let deliveries = fetch(&q, 20).await;
+    q.enqueue_many(&jobs("a", 0..20)).await.unwrap();
+    let deliveries = fetch_all(&q, "w", 20).await;
     assert_eq!(deliveries.len(), 20);
     let mut slots = Vec::new();
     let mut went = 0;
@@ -111,18 +89,11 @@ async fn a_backlog_is_booked_one_slot_per_job_and_each_job_delayed_once() {
     let start = std::time::Instant::now();
     while admitted < 20 && start.elapsed() < Duration::from_secs(10) {
         q.promote_due().await.unwrap();
-        for d in fetch(&q, 20).await {
-            let mut first = true;
-            loop {
-                let admitted = q.admit("w", &d, &lim, first).await.unwrap();
-                first = false;
-                match admitted {
-                    Admit::Go => break,
-                    Admit::Wait(w) => tokio::time::sleep(w).await,
-                    other => panic!("a job at its booked slot was {other:?}"),
-                }
+        for d in fetch(&q, "w", 20).await {
+            match admit_through_waits(&q, "w", &d, &lim).await {
+                Admit::Go => admitted += 1,
+                other => panic!("a job at its booked slot was {other:?}"),
             }
-            admitted += 1;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -133,45 +104,80 @@ async fn a_backlog_is_booked_one_slot_per_job_and_each_job_delayed_once() {
         "{:?}",
         start.elapsed()
     );
-    cleanup(&q).await;
+    common::drop_prefix(&redis.key_prefix).await;
 }
 
 #[tokio::test]
 async fn the_window_never_holds_more_than_the_quota_however_jobs_arrive() {
-    let q = queue().await;
-    let lim = limits("5/s");
+    let (q, redis) = fresh(QueueOptions::default()).await;
+    // 5 per 1.1 s: the grants are timed here, after their round trip to Redis, and 10 % of
+    // headroom keeps that jitter from putting a sixth grant into a 1 s window.
+    let lim = Limits {
+        policy: QuotaPolicy {
+            headroom: 0.1,
+            ..QuotaPolicy::default()
+        },
+        ..limits("5/s")
+    };
     // Booked jobs that all come back at once (a worker outage, say) still go at most 5 per
     // window: the window decides, not the booking.
-    let jobs: Vec<LeaveJob> = (0..12).map(|i| job("a", i)).collect();
-    q.enqueue_many(&jobs).await.unwrap();
-    for d in fetch(&q, 12).await {
-        q.admit("w", &d, &lim, true).await.unwrap();
-    }
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    q.promote_due().await.unwrap();
-    let late = fetch(&q, 12).await;
-    assert_eq!(late.len(), 11);
-    let mut went = 0;
-    for d in &late {
-        if q.admit("w", d, &lim, true).await.unwrap() == Admit::Go {
-            went += 1;
+    q.enqueue_many(&jobs("a", 0..12)).await.unwrap();
+    let mut went_at = Vec::new();
+    for d in fetch_all(&q, "w", 12).await {
+        if q.admit("w", &d, &lim, true).await.unwrap() == Admit::Go {
+            went_at.push(Instant::now());
         }
     }
-    assert!(went <= 5, "{went} granted in one window");
+    assert_eq!(went_at.len(), 1, "one at once, 11 booked 220 ms apart");
+    // Every booked slot (the last 2.42 s after the first grant) is due.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    q.promote_due().await.unwrap();
+    let late = fetch_all(&q, "w", 11).await;
+    assert_eq!(late.len(), 11);
+    // The first grant is out of the window by now: exactly 5 go, the rest are booked again.
+    let mut rebooked = 0;
+    for d in &late {
+        match q.admit("w", d, &lim, true).await.unwrap() {
+            Admit::Go => went_at.push(Instant::now()),
+            Admit::Booked { .. } => rebooked += 1,
+            other => panic!("a late job was {other:?}"),
+        }
+    }
+    assert_eq!(
+        (went_at.len() - 1, rebooked),
+        (5, 6),
+        "granted in one window"
+    );
     let status = q.account_status("a").await.unwrap();
-    assert!(status.in_window <= 5, "{}", status.in_window);
-    cleanup(&q).await;
+    assert_eq!(status.in_window, 5);
+    // The re-booked ones go at their new slots, through their waits.
+    let start = Instant::now();
+    while went_at.len() < 12 && start.elapsed() < Duration::from_secs(10) {
+        q.promote_due().await.unwrap();
+        for d in fetch(&q, "w", 12).await {
+            match admit_through_waits(&q, "w", &d, &lim).await {
+                Admit::Go => went_at.push(Instant::now()),
+                Admit::Booked { .. } => {}
+                other => panic!("a re-booked job was {other:?}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(went_at.len(), 12, "every job went");
+    let busiest = busiest_window(&went_at, Duration::from_secs(1));
+    assert!(busiest <= 5, "{busiest} grants in one second: {went_at:?}");
+    common::drop_prefix(&redis.key_prefix).await;
 }
 
 #[tokio::test]
 async fn a_slow_account_does_not_delay_another() {
-    let q = queue().await;
+    let (q, redis) = fresh(QueueOptions::default()).await;
     let slow = limits("10/min");
     let fast = limits("1000/s");
-    let mut jobs: Vec<LeaveJob> = (0..200).map(|i| job("slow", i)).collect();
-    jobs.extend((0..50).map(|i| job("fast", 1000 + i)));
-    q.enqueue_many(&jobs).await.unwrap();
-    let deliveries = fetch(&q, 250).await;
+    let mut batch = jobs("slow", 0..200);
+    batch.extend(jobs("fast", 1000..1050));
+    q.enqueue_many(&batch).await.unwrap();
+    let deliveries = fetch_all(&q, "w", 250).await;
     let mut fast_went = 0;
     let mut last_slow = 0;
     for d in &deliveries {
@@ -180,22 +186,10 @@ async fn a_slow_account_does_not_delay_another() {
         } else {
             &fast
         };
-        let mut first = true;
-        loop {
-            let admitted = q.admit("w", d, lim, first).await.unwrap();
-            first = false;
-            match admitted {
-                Admit::Go if lim == &fast => {
-                    fast_went += 1;
-                    break;
-                }
-                Admit::Wait(w) => tokio::time::sleep(w).await,
-                Admit::Booked { at_ms } => {
-                    last_slow = last_slow.max(at_ms);
-                    break;
-                }
-                _ => break,
-            }
+        match admit_through_waits(&q, "w", d, lim).await {
+            Admit::Go if lim == &fast => fast_went += 1,
+            Admit::Booked { at_ms } => last_slow = last_slow.max(at_ms),
+            _ => {}
         }
     }
     assert_eq!(fast_went, 50, "the fast account ran at once");
@@ -203,17 +197,16 @@ async fn a_slow_account_does_not_delay_another() {
     // 199 booked slots at 6.06 s: about 20 minutes ahead.
     let ahead = last_slow - status.now_ms;
     assert!((1_195_000..=1_206_000).contains(&ahead), "{ahead}");
-    cleanup(&q).await;
+    common::drop_prefix(&redis.key_prefix).await;
 }
 
 #[tokio::test]
 async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
-    let q = queue().await;
+    let (q, redis) = fresh(QueueOptions::default()).await;
     let lim = limits("10/s");
-    let jobs: Vec<LeaveJob> = (0..3).map(|i| job("a", i)).collect();
-    q.enqueue_many(&jobs).await.unwrap();
+    q.enqueue_many(&jobs("a", 0..3)).await.unwrap();
     q.enqueue(&job("b", 9), None).await.unwrap();
-    let ds = fetch(&q, 4).await;
+    let ds = fetch_all(&q, "w", 4).await;
     assert_eq!(q.admit("w", &ds[0], &lim, true).await.unwrap(), Admit::Go);
     let mut next = ds[0].job.clone();
     next.attempts.throttled += 1;
@@ -270,17 +263,17 @@ async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
     assert_eq!(status.factor_now(lim.quota, &lim.policy), 0.5);
     assert_eq!(status.throttled, 2);
     assert_eq!(status.cooldown_until_ms, Some(cool));
-    cleanup(&q).await;
+    common::drop_prefix(&redis.key_prefix).await;
 }
 
 #[tokio::test]
 async fn an_account_error_pauses_the_account_and_parks_its_jobs_until_resumed() {
-    let q = queue().await;
+    let (q, redis) = fresh(QueueOptions::default()).await;
     let lim = limits("100/s");
-    let jobs: Vec<LeaveJob> = (0..5).map(|i| job("a", i)).collect();
+    let jobs = jobs("a", 0..5);
     q.enqueue_many(&jobs).await.unwrap();
     q.enqueue(&job("b", 9), None).await.unwrap();
-    let ds = fetch(&q, 6).await;
+    let ds = fetch_all(&q, "w", 6).await;
     let (a, b): (Vec<_>, Vec<_>) = ds
         .iter()
         .partition(|d| d.job.request.account.as_str() == "a");
@@ -310,22 +303,22 @@ async fn an_account_error_pauses_the_account_and_parks_its_jobs_until_resumed() 
     assert_eq!(resumed.requeued, 5);
     let status = q.account_status("a").await.unwrap();
     assert_eq!((status.paused, status.parked), (None, 0));
-    let back = fetch(&q, 10).await;
+    let back = fetch(&q, "w", 10).await;
     let mut ids: Vec<_> = back.iter().map(|d| d.job.id).collect();
     ids.sort();
     let mut want: Vec<_> = jobs.iter().map(|j| j.id).collect();
     want.sort();
     assert_eq!(ids, want, "every parked job is back, once");
     assert!(!q.resume_account("a").await.unwrap().was_paused);
-    cleanup(&q).await;
+    common::drop_prefix(&redis.key_prefix).await;
 }
 
 #[tokio::test]
 async fn a_delivery_another_worker_claimed_is_not_settled_by_admission() {
-    let q = queue().await;
+    let (q, redis) = fresh(QueueOptions::default()).await;
     let lim = limits("1/min");
     q.enqueue_many(&[job("a", 1), job("a", 2)]).await.unwrap();
-    let ds = fetch(&q, 2).await;
+    let ds = fetch_all(&q, "w", 2).await;
     assert_eq!(q.admit("w", &ds[0], &lim, true).await.unwrap(), Admit::Go);
     // "other" does not own ds[1]: it may not move it.
     assert_eq!(
@@ -333,5 +326,5 @@ async fn a_delivery_another_worker_claimed_is_not_settled_by_admission() {
         Admit::Lost
     );
     assert_eq!(q.stats().await.unwrap().in_flight, 2);
-    cleanup(&q).await;
+    common::drop_prefix(&redis.key_prefix).await;
 }

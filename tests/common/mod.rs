@@ -4,8 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod db;
+pub mod green;
 pub mod procs;
+pub mod queue;
 pub mod stub;
 
 use std::time::{Duration, SystemTime};
@@ -127,14 +130,21 @@ pub async fn drop_prefix(prefix: &str) {
 
 /// How many outcomes the queue at `redis` has recorded; `None` while Redis cannot be read.
 pub async fn try_outcome_count(redis: &bulkleave::config::RedisSettings) -> Option<u64> {
-    let keys = bulkleave::queue::Keys::new(&redis.key_prefix);
     let client = redis::Client::open(redis.url.expose().as_str()).ok()?;
     let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    outcome_count(&mut conn, redis).await.ok()
+}
+
+/// How many outcomes the queue at `redis` has recorded, asked on `conn` (a poll that must not
+/// open a connection each time).
+pub async fn outcome_count(
+    conn: &mut redis::aio::MultiplexedConnection,
+    redis: &bulkleave::config::RedisSettings,
+) -> redis::RedisResult<u64> {
     redis::cmd("XLEN")
-        .arg(keys.outcomes())
-        .query_async(&mut conn)
+        .arg(bulkleave::queue::Keys::new(&redis.key_prefix).outcomes())
+        .query_async(conn)
         .await
-        .ok()
 }
 
 /// Waits until the queue at `redis` has recorded `n` outcomes, or `limit` passes (also across
@@ -169,27 +179,57 @@ pub async fn try_outcomes(
     let keys = bulkleave::queue::Keys::new(&redis.key_prefix);
     let client = redis::Client::open(redis.url.expose().as_str()).ok()?;
     let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-    let mut records = Vec::new();
+    let entries = read_stream(&mut conn, &keys.outcomes()).await.ok()?;
+    entries
+        .iter()
+        .map(|entry| {
+            let text: String = entry.get("outcome")?;
+            Some(serde_json::from_str(&text).expect("outcome record"))
+        })
+        .collect()
+}
+
+/// Every entry of the stream `key` (oldest first), read in pages of 2,000.
+async fn read_stream(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+) -> redis::RedisResult<Vec<redis::streams::StreamId>> {
+    let mut entries = Vec::new();
     let mut start = "-".to_owned();
     loop {
         let page: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-            .arg(keys.outcomes())
+            .arg(key)
             .arg(&start)
             .arg("+")
             .arg("COUNT")
             .arg(2000)
-            .query_async(&mut conn)
-            .await
-            .ok()?;
+            .query_async(conn)
+            .await?;
         let Some(last) = page.ids.last() else {
-            return Some(records);
+            return Ok(entries);
         };
         start = format!("({}", last.id);
-        for entry in &page.ids {
-            let text: String = entry.get("outcome")?;
-            records.push(serde_json::from_str(&text).expect("outcome record"));
-        }
+        entries.extend(page.ids);
     }
+}
+
+/// The `BULKLEAVE__*` environment every worker of the tests and benches starts from: the queue
+/// at `redis` and the ledger off, plus `settings` (which may override either).
+pub fn base_env(
+    redis: &bulkleave::config::RedisSettings,
+    settings: &[(&str, &str)],
+) -> std::collections::HashMap<String, String> {
+    [
+        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
+        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
+        // `ledger.enabled` defaults to true: a worker would write to the default database.
+        // Tests of the ledger turn it on with a database of their own.
+        ("BULKLEAVE__LEDGER__ENABLED", "false"),
+    ]
+    .iter()
+    .chain(settings)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// The `BULKLEAVE__*` environment of a worker for the queue at `redis` with one Wasend account
@@ -199,22 +239,18 @@ pub fn worker_env(
     base: &str,
     extra: &[(&str, &str)],
 ) -> std::collections::HashMap<String, String> {
-    let mut env: std::collections::HashMap<String, String> = [
-        ("BULKLEAVE__REDIS__URL", redis.url.expose().as_str()),
-        ("BULKLEAVE__REDIS__KEY_PREFIX", redis.key_prefix.as_str()),
-        ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base),
-        ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
-        ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
-        ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
-        // Far above what a test sends: these tests are about the queue, not the quota.
-        ("BULKLEAVE__ACCOUNTS__W__QUOTA", "100000/s"),
-        // Tests of the ledger turn it on with a database of their own.
-        ("BULKLEAVE__LEDGER__ENABLED", "false"),
-        ("W_KEY", CANARY),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let mut env = base_env(
+        redis,
+        &[
+            ("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base),
+            ("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend"),
+            ("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s"),
+            ("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY"),
+            // Far above what a test sends: these tests are about the queue, not the quota.
+            ("BULKLEAVE__ACCOUNTS__W__QUOTA", "100000/s"),
+            ("W_KEY", CANARY),
+        ],
+    );
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env
 }
@@ -331,15 +367,9 @@ pub async fn stream_entries(
 ) -> Vec<std::collections::BTreeMap<String, String>> {
     let client = redis::Client::open(redis.url.expose().as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
+    read_stream(&mut conn, key)
         .await
-        .unwrap();
-    reply
-        .ids
+        .unwrap()
         .iter()
         .map(|e| {
             e.map

@@ -22,12 +22,17 @@ pub fn spawn_worker(env: &HashMap<String, String>, stderr: Stdio) -> Child {
 
 /// Sends `sig` (`TERM`, `KILL`, …) to `child`.
 pub fn signal(child: &Child, sig: &str) {
+    signal_pid(child.id(), sig);
+}
+
+/// Sends `sig` to the process `pid` (a std or tokio child's id).
+pub fn signal_pid(pid: u32, sig: &str) {
     let status = Command::new("kill")
         .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
+        .arg(pid.to_string())
         .status()
         .expect("run kill");
-    assert!(status.success(), "kill -{sig} {}", child.id());
+    assert!(status.success(), "kill -{sig} {pid}");
 }
 
 /// Sends SIGTERM to every worker, then waits for each to drain and exit.

@@ -183,12 +183,7 @@ pub async fn address_line(child: &mut Child) -> (String, Lines<BufReader<ChildSt
 
 /// Sends SIGTERM to `child`.
 pub fn sigterm(child: &Child) {
-    let pid = child.id().expect("still running").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::common::procs::signal_pid(child.id().expect("still running"), "TERM");
 }
 
 /// A client of the simulator's admin endpoints (`/_sim/…`).
