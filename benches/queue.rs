@@ -16,17 +16,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bulkleave::config::{RedisSettings, SecretUrl};
-use bulkleave::job::{LeaveJob, LeaveRequest};
 use bulkleave::queue::{Queue, QueueOptions};
 
-#[path = "../tests/common/stub.rs"]
-mod stub;
+#[allow(clippy::unwrap_used)]
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-#[path = "../tests/common/db.rs"]
-#[allow(dead_code)]
-mod db;
-
-const REDIS: &str = "redis://127.0.0.1:6379";
+use common::bench::{self, median};
+use common::{db, procs, stub};
 
 struct Args {
     sizes: Vec<usize>,
@@ -47,26 +44,19 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--sizes" => {
-                a.sizes = it
-                    .next()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|s| s.parse().ok())
-                    .collect()
-            }
-            "--runs" => a.runs = it.next().and_then(|s| s.parse().ok()).unwrap_or(3),
-            "--concurrency" => a.concurrency = it.next().and_then(|s| s.parse().ok()).unwrap_or(50),
+            "--sizes" => a.sizes = bench::list(&arg, &mut it),
+            "--runs" => a.runs = bench::value(&arg, &mut it),
+            "--concurrency" => a.concurrency = bench::value(&arg, &mut it),
             "--no-bullmq" => a.bullmq = false,
             "--no-ledger" => a.ledger = false,
-            _ => {} // cargo bench passes --bench
+            other => bench::unknown(other),
         }
     }
     a
 }
 
 fn redis_conn() -> redis::Connection {
-    redis::Client::open(REDIS)
+    redis::Client::open(common::redis_url())
         .expect("url")
         .get_connection()
         .expect("redis up")
@@ -97,17 +87,6 @@ fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeM
         .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
         .filter(|(_, v)| *v > 0)
         .collect()
-}
-
-fn drop_prefix(prefix: &str) {
-    let mut conn = redis_conn();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query(&mut conn)
-        .unwrap_or_default();
-    for chunk in keys.chunks(1000) {
-        let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
-    }
 }
 
 /// CPU time (user + system) a process has used so far, in clock ticks.
@@ -204,21 +183,16 @@ async fn bulkleave_run(
     } else {
         None
     };
-    drop_prefix(&prefix);
+    common::drop_prefix(&prefix).await;
     let settings = RedisSettings {
-        url: SecretUrl::new(REDIS.parse().expect("url")),
+        url: SecretUrl::new(common::redis_url().parse().expect("url")),
         key_prefix: prefix.clone(),
     };
     let queue = Queue::connect(&settings, QueueOptions::default())
         .await
         .expect("queue");
     let before = commandstats();
-    let jobs: Vec<LeaveJob> = (0..size)
-        .map(|i| {
-            let group = format!("{}@g.us", 120_363_000_000_000_000u64 + i as u64);
-            LeaveJob::new(LeaveRequest::parse("wasend", "w", &group).expect("valid"))
-        })
-        .collect();
+    let jobs = common::queue::jobs("wasend", "w", 0..size as u64);
     let t = Instant::now();
     for chunk in jobs.chunks(10_000) {
         queue.enqueue_many(chunk).await.expect("enqueue");
@@ -238,18 +212,21 @@ async fn bulkleave_run(
     };
     let (pg_before, redis_before) = (postgres_ticks(), redis_cpu_s());
     let child = spawn_worker(
-        &prefix,
+        &settings,
         &base,
         concurrency,
         database.as_ref().map(|d| d.0.as_str()),
     );
     let t = Instant::now();
-    let mut conn = redis_conn();
+    let mut conn = redis::Client::open(common::redis_url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis up");
     let mut rss = 0;
     loop {
-        let done: u64 = redis::cmd("XLEN")
-            .arg(format!("{prefix}:outcomes"))
-            .query(&mut conn)
+        let done = common::outcome_count(&mut conn, &settings)
+            .await
             .expect("xlen");
         rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
         if done as usize >= size {
@@ -259,7 +236,7 @@ async fn bulkleave_run(
             t.elapsed() < Duration::from_secs(1800),
             "drain did not finish"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drain_per_s = size as f64 / t.elapsed().as_secs_f64();
     rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
@@ -281,7 +258,7 @@ async fn bulkleave_run(
         per_job(redis_s),
         per_job(pg_ticks as f64 / TICKS_PER_S),
     ]);
-    stop(child);
+    procs::terminate(vec![child]);
     let used = diff(&before, &commandstats());
     let total: u64 = used.values().sum();
     if run == 0 {
@@ -295,11 +272,11 @@ async fn bulkleave_run(
         eprintln!("  commands per job, by command: {}", shown.join(", "));
     }
     let writer_per_s = if writer {
-        Some(writer_alone(&prefix, &base, size).await)
+        Some(writer_alone(&settings, &base, size).await)
     } else {
         None
     };
-    drop_prefix(&prefix);
+    common::drop_prefix(&prefix).await;
     Run {
         enqueue_per_s,
         drain_per_s,
@@ -311,34 +288,38 @@ async fn bulkleave_run(
     }
 }
 
-/// Starts `bulkleave worker` on `prefix` against the stub at `base`; with a database URL the
-/// ledger writer runs too.
-fn spawn_worker(prefix: &str, base: &str, concurrency: usize, database: Option<&str>) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bulkleave"))
-        .arg("worker")
-        .env_remove("BULKLEAVE_CONFIG")
-        .env("BULKLEAVE__REDIS__URL", REDIS)
-        .env("BULKLEAVE__REDIS__KEY_PREFIX", prefix)
-        .env("BULKLEAVE__PROVIDERS__WASEND__BASE_URL", base)
-        .env("BULKLEAVE__ACCOUNTS__W__PROVIDER", "wasend")
-        .env("BULKLEAVE__ACCOUNTS__W__SESSION_ID", "s")
-        .env("BULKLEAVE__ACCOUNTS__W__CREDENTIAL__ENV", "W_KEY")
-        // The quota is enforced (admission runs for every job) but far above the drain rate:
-        // this benchmark measures the queue.
-        .env("BULKLEAVE__ACCOUNTS__W__QUOTA", "1000000/s")
-        .env("BULKLEAVE__WORKER__CONCURRENCY", concurrency.to_string())
-        .env("W_KEY", "bench-key")
-        .env("BULKLEAVE__LEDGER__ENABLED", database.is_some().to_string())
-        .env(
-            "BULKLEAVE__DATABASE__URL",
-            database.unwrap_or("postgres://127.0.0.1/unused"),
-        )
-        // Metrics are recorded as in production; any free port, nobody scrapes them.
-        .env("BULKLEAVE__METRICS__LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("worker")
+/// Starts `bulkleave worker` on the queue at `redis` against the stub at `base`; with a
+/// database URL the ledger writer runs too.
+fn spawn_worker(
+    redis: &RedisSettings,
+    base: &str,
+    concurrency: usize,
+    database: Option<&str>,
+) -> Child {
+    let concurrency = concurrency.to_string();
+    let env = common::worker_env(
+        redis,
+        base,
+        &[
+            // The quota is enforced (admission runs for every job) but far above the drain
+            // rate: this benchmark measures the queue.
+            ("BULKLEAVE__ACCOUNTS__W__QUOTA", "1000000/s"),
+            ("BULKLEAVE__WORKER__CONCURRENCY", &concurrency),
+            ("W_KEY", "bench-key"),
+            (
+                "BULKLEAVE__LEDGER__ENABLED",
+                if database.is_some() { "true" } else { "false" },
+            ),
+            (
+                "BULKLEAVE__DATABASE__URL",
+                database.unwrap_or("postgres://127.0.0.1/unused"),
+            ),
+            // Metrics are recorded as in production; any free port, nobody scrapes them.
+            ("BULKLEAVE__METRICS__ENABLED", "true"),
+            ("BULKLEAVE__METRICS__LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    procs::spawn_worker(&env, Stdio::inherit())
 }
 
 /// Waits until `size` outcomes are in the ledger.
@@ -360,23 +341,15 @@ async fn wait_for_ledger(pool: &sqlx::PgPool, size: usize, since: Instant) {
 }
 
 /// The ledger writer alone: a worker with the ledger on (and no jobs left) writes the
-/// `size` outcomes a ledger-off drain left on `prefix`'s outcomes stream. Rows per second.
-async fn writer_alone(prefix: &str, base: &str, size: usize) -> f64 {
+/// `size` outcomes a ledger-off drain left on `redis`'s outcomes stream. Rows per second.
+async fn writer_alone(redis: &RedisSettings, base: &str, size: usize) -> f64 {
     let (url, pool) = ledger_database().await;
     let t = Instant::now();
-    let child = spawn_worker(prefix, base, 1, Some(&url));
+    let child = spawn_worker(redis, base, 1, Some(&url));
     wait_for_ledger(&pool, size, t).await;
     let rate = size as f64 / t.elapsed().as_secs_f64();
-    stop(child);
+    procs::terminate(vec![child]);
     rate
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
 }
 
 fn node_dir() -> PathBuf {
@@ -463,11 +436,6 @@ fn bullmq_run(size: usize, port: u16, concurrency: usize, run: usize) -> Option<
         cpu_us_per_job: None,
         writer_per_s: None,
     })
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn summarize(name: &str, size: usize, runs: &[Run]) -> f64 {
