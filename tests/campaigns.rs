@@ -544,3 +544,74 @@ async fn submissions_through_the_redis_contract_join_their_campaign() {
     );
     w.finish().await;
 }
+
+/// A closed campaign with its one item recorded but not ended, as a ledger writer leaves it
+/// when it stops between writing the last outcomes and ending the campaign.
+async fn done_but_not_ended(w: &World, id: &str) {
+    let ledger = w.ledger();
+    ledger
+        .create_campaign(id, "tester", None, true)
+        .await
+        .unwrap();
+    let job = bulkleave::job::JobId::new().to_string();
+    let item = bulkleave::ledger::NewItem {
+        job_id: job.clone(),
+        line: None,
+        provider: "wasend".into(),
+        account: "w".into(),
+        group_ref: jid(1),
+        idempotency_key: format!("k-{job}"),
+        requested_by: None,
+    };
+    ledger.stage(Some(id), None, &[item]).await.unwrap();
+    ledger.change_campaign(id, Change::Close).await.unwrap();
+    let record = bulkleave::queue::OutcomeRecord {
+        job,
+        campaign: Some(id.into()),
+        provider: "wasend".into(),
+        account: "w".into(),
+        group: jid(1),
+        class: "left".into(),
+        success: true,
+        detail: "left".into(),
+        attempts: 1,
+        throttled: 0,
+        http_status: Some(200),
+        at_ms: 1_700_000_000_000,
+        dead_letter: false,
+        first_attempt_ms: None,
+        last_error: None,
+        answer: None,
+        traceparent: None,
+    };
+    let recorded = ledger.record([&record]).await.unwrap();
+    assert_eq!(recorded.done, [id]);
+    // The writer stops here. The batch, delivered again, is all duplicates: it ends nothing.
+    let again = ledger.record([&record]).await.unwrap();
+    assert!(again.done.is_empty(), "{again:?}");
+    assert_eq!(ledger.existing_campaign(id).await.unwrap().ended_at, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_left_unended_by_a_stopped_writer_is_ended_by_housekeeping() {
+    let w = world("1000/s").await;
+    done_but_not_ended(&w, "orphan").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let writer = tokio::spawn(bulkleave::campaign::recorder::run(
+        w.campaigns.clone(),
+        "test-writer".into(),
+        bulkleave::campaign::recorder::RecorderOptions::default(),
+        stop.clone(),
+    ));
+    let ended = w.ended("orphan", Duration::from_secs(10)).await;
+    stop.cancel();
+    writer.await.unwrap();
+    assert_eq!(ended.state, CampaignState::Finished);
+    let events = w.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["type"].as_str(), events[0]["campaign"].as_str()),
+        ("campaign.finished", "orphan")
+    );
+    w.finish().await;
+}

@@ -194,6 +194,17 @@ impl Campaigns {
         Ok(Some(ended))
     }
 
+    /// Ends every campaign that is done but was not ended (its writer stopped between
+    /// writing the last outcomes and ending it), and publishes their completion events;
+    /// returns how many it ended.
+    pub async fn end_all_done(&self) -> Result<usize> {
+        let ended = self.ledger.end_all_done().await?;
+        for c in &ended {
+            self.publish_end(c).await?;
+        }
+        Ok(ended.len())
+    }
+
     /// Publishes the completion events still in the outbox (after a crash between ending a
     /// campaign and publishing); returns how many.
     pub async fn publish_pending_events(&self) -> Result<usize> {

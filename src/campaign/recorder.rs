@@ -5,8 +5,8 @@
 //! PostgreSQL being slow or down never slows the workers: outcomes wait on the stream (pending
 //! in the group) and are written when it is back; a writer that dies leaves its batch pending
 //! for another to claim. Between batches it also does the housekeeping that needs both stores:
-//! account state copied to the ledger, completion events left in the outbox, uploads cut off
-//! half-way.
+//! account state copied to the ledger, campaigns done but not ended (their writer stopped
+//! between the two), completion events left in the outbox, uploads cut off half-way.
 //!
 //! Each batch is written in a `ledger write` span (`db.system.name` = `postgresql`,
 //! `db.operation.batch.size`) linked to the spans of the attempts whose outcomes it writes.
@@ -180,6 +180,9 @@ async fn write_batch(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Res
 async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
     if let Err(e) = sync_accounts(campaigns).await {
         tracing::warn!(error = %e, "ledger writer: account sync failed");
+    }
+    if let Err(e) = campaigns.end_all_done().await {
+        tracing::warn!(error = %e, "ledger writer: ending done campaigns failed");
     }
     if let Err(e) = campaigns.publish_pending_events().await {
         tracing::warn!(error = %e, "ledger writer: publishing completion events failed");

@@ -90,6 +90,13 @@ pub struct Campaign {
 const COLUMNS: &str =
     "id, created_at, created_by, description, state, accepting, items, pending, ended_at";
 
+/// Ends the campaigns that take no more items and have nothing pending (a `WHERE` clause to
+/// extend with `AND …`): a cancelled one stays cancelled, others finish; `ended_at` is set once.
+const END: &str = "UPDATE campaigns
+     SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'finished' END,
+         ended_at = now()
+     WHERE ended_at IS NULL AND NOT accepting AND pending = 0";
+
 /// An operator's change of a campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -206,16 +213,21 @@ impl Ledger {
     /// Ends campaign `id` if it takes no more items and nothing is pending; returns it when
     /// this call ended it (exactly one caller does).
     pub async fn end_if_done(&self, id: &str) -> Result<Option<Campaign>> {
-        let sql = format!(
-            "UPDATE campaigns
-             SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'finished' END,
-                 ended_at = now()
-             WHERE id = $1 AND ended_at IS NULL AND NOT accepting AND pending = 0
-             RETURNING {COLUMNS}"
-        );
+        let sql = format!("{END} AND id = $1 RETURNING {COLUMNS}");
         Ok(sqlx::query_as::<_, Campaign>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Ends every campaign that takes no more items and has nothing pending, by the rules of
+    /// [`Ledger::end_if_done`]; returns those this call ended. It catches the campaigns whose
+    /// last outcomes were written by a writer that stopped before ending them (their batch,
+    /// delivered again, changes nothing, so it names no campaign as done).
+    pub async fn end_all_done(&self) -> Result<Vec<Campaign>> {
+        let sql = format!("{END} RETURNING {COLUMNS}");
+        Ok(sqlx::query_as::<_, Campaign>(&sql)
+            .fetch_all(&self.pool)
             .await?)
     }
 
