@@ -64,6 +64,7 @@ type Ending = (String, bool, bool, Option<i64>);
 
 struct World {
     redis: RedisSettings,
+    db_url: String,
     settings: Settings,
     campaigns: Campaigns,
     sim: Simulator,
@@ -120,6 +121,7 @@ async fn world(quota: &str) -> World {
     let campaigns = Campaigns::new(ledger, queue, Arc::new(settings.clone()));
     World {
         redis,
+        db_url,
         settings,
         campaigns,
         sim,
@@ -613,5 +615,42 @@ async fn a_campaign_left_unended_by_a_stopped_writer_is_ended_by_housekeeping() 
         (events[0]["type"].as_str(), events[0]["campaign"].as_str()),
         ("campaign.finished", "orphan")
     );
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_completion_event_is_published_once_by_concurrent_housekeeping() {
+    let w = world("1000/s").await;
+    w.ledger()
+        .create_campaign("once", "tester", None, false)
+        .await
+        .unwrap();
+    // Ended by a writer that is publishing its event right now: the outbox leaves it alone.
+    assert!(w.ledger().end_if_done("once").await.unwrap().is_some());
+    assert_eq!(w.campaigns.publish_pending_events().await.unwrap(), 0);
+    assert!(w.events().await.is_empty());
+
+    // That writer stopped long ago: the outbox publishes the event, once, however many
+    // workers' housekeeping run at the same time.
+    let db = sqlx::PgPool::connect(&w.db_url).await.unwrap();
+    sqlx::query("UPDATE campaigns SET ended_at = ended_at - interval '2 minutes'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let campaigns = w.campaigns.clone();
+            tokio::spawn(async move { campaigns.publish_pending_events().await.unwrap() })
+        })
+        .collect();
+    let mut published = 0;
+    for run in runs {
+        published += run.await.unwrap();
+    }
+    assert_eq!(published, 1);
+    assert_eq!(w.campaigns.publish_pending_events().await.unwrap(), 0);
+    let events = w.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["campaign"], "once");
     w.finish().await;
 }

@@ -17,6 +17,7 @@ pub mod report;
 mod status;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -26,6 +27,10 @@ use crate::config::Settings;
 use crate::job::{CampaignId, JobError};
 use crate::ledger::{self, Campaign, CampaignState, Change, Ledger};
 use crate::queue::{self, CampaignEvent, Hold, Queue};
+
+/// How long a completion event is left to its publisher (whoever ended the campaign, or
+/// claimed it from the outbox) before the outbox hands it to another: 1 minute.
+pub const EVENT_LEASE: Duration = Duration::from_secs(60);
 
 /// Errors of campaign operations.
 #[derive(Debug, thiserror::Error)]
@@ -206,9 +211,11 @@ impl Campaigns {
     }
 
     /// Publishes the completion events still in the outbox (after a crash between ending a
-    /// campaign and publishing); returns how many.
+    /// campaign and publishing); returns how many. An end is taken from the outbox
+    /// [`EVENT_LEASE`] after it happened (its ender is publishing it until then), by one caller
+    /// at a time, so an event is published twice only if a publisher stopped half-way.
     pub async fn publish_pending_events(&self) -> Result<usize> {
-        let pending = self.ledger.unpublished_ends(100).await?;
+        let pending = self.ledger.claim_unpublished_ends(EVENT_LEASE, 100).await?;
         for c in &pending {
             self.publish_end(c).await?;
         }

@@ -8,7 +8,8 @@
 //!
 //! A campaign *ends* when it takes no more items and none is pending: a running or paused one
 //! becomes `finished`, a cancelled one stays `cancelled`; `ended_at` is set once, and the
-//! completion event is published from the `event_published_at` outbox.
+//! completion event is published by whoever ended it, or later from the `event_published_at`
+//! outbox if that publisher stopped ([`Ledger::claim_unpublished_ends`]).
 
 use std::fmt;
 
@@ -231,14 +232,27 @@ impl Ledger {
             .await?)
     }
 
-    /// Campaigns that ended but whose completion event is not published yet.
-    pub async fn unpublished_ends(&self, limit: i64) -> Result<Vec<Campaign>> {
+    /// Claims, for `lease`, up to `limit` campaigns that ended but whose completion event is
+    /// not published yet, and that nobody publishes now: ended more than `lease` ago (whoever
+    /// ended one publishes it, and has that long) and not claimed within `lease`. Concurrent
+    /// callers get different campaigns; a campaign comes back only if its publisher stopped.
+    pub async fn claim_unpublished_ends(
+        &self,
+        lease: std::time::Duration,
+        limit: i64,
+    ) -> Result<Vec<Campaign>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns
-             WHERE ended_at IS NOT NULL AND event_published_at IS NULL
-             ORDER BY ended_at LIMIT $1"
+            "UPDATE campaigns SET event_claimed_at = now()
+             WHERE id IN (
+                SELECT id FROM campaigns
+                WHERE ended_at IS NOT NULL AND event_published_at IS NULL
+                  AND coalesce(event_claimed_at, ended_at) < now() - make_interval(secs => $1)
+                ORDER BY ended_at LIMIT $2
+                FOR UPDATE SKIP LOCKED)
+             RETURNING {COLUMNS}"
         );
         Ok(sqlx::query_as::<_, Campaign>(&sql)
+            .bind(lease.as_secs_f64())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?)
