@@ -209,11 +209,14 @@ async fn a_discarded_upload_leaves_nothing_behind() {
         .stage(Some("c"), Some(kept), &[item("a", "1@g.us")])
         .await
         .unwrap();
-    ledger.mark_queued(&["a".into()]).await.unwrap();
-    ledger
-        .end_upload(kept, UploadState::Released)
-        .await
-        .unwrap();
+    ledger.releasing(kept, 1, 0).await.unwrap();
+    ledger.mark_queued(kept, &["a".into()]).await.unwrap();
+    assert!(
+        ledger
+            .end_upload(kept, UploadState::Released)
+            .await
+            .unwrap()
+    );
     let failed = ledger.start_upload("c", "tester").await.unwrap();
     ledger
         .stage(
@@ -224,14 +227,117 @@ async fn a_discarded_upload_leaves_nothing_behind() {
         .await
         .unwrap();
     assert_eq!(ledger.staged(failed, 10).await.unwrap().len(), 2);
-    ledger
-        .end_upload(failed, UploadState::Discarded)
-        .await
-        .unwrap();
+    assert!(
+        ledger
+            .end_upload(failed, UploadState::Discarded)
+            .await
+            .unwrap()
+    );
     let c = ledger.existing_campaign("c").await.unwrap();
     assert_eq!((c.items, c.pending), (1, 1));
     assert!(ledger.item("b").await.unwrap().is_none());
     assert!(ledger.item("a").await.unwrap().is_some());
+    // Ended uploads stay as they are.
+    assert!(
+        !ledger
+            .end_upload(kept, UploadState::Discarded)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .end_upload(failed, UploadState::Released)
+            .await
+            .unwrap()
+    );
+    assert_eq!(ledger.existing_campaign("c").await.unwrap().items, 1);
+}
+
+/// Sets `column` of upload `id` `ago` in the past.
+async fn age(url: &str, id: uuid::Uuid, column: &str, ago: &str) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::query(&format!(
+        "UPDATE uploads SET {column} = now() - interval '{ago}' WHERE id = $1"
+    ))
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_upload_still_at_work_is_neither_discarded_nor_taken_over() {
+    let (url, ledger) = common::db::fresh_ledger().await;
+    let hour = std::time::Duration::from_secs(3600);
+    let minute = std::time::Duration::from_secs(60);
+    ledger
+        .create_campaign("c", "tester", None, true)
+        .await
+        .unwrap();
+    // Started two hours ago, and still staging batches.
+    let long = ledger.start_upload("c", "tester").await.unwrap();
+    age(&url, long, "started_at", "2 hours").await;
+    age(&url, long, "touched_at", "2 hours").await;
+    ledger
+        .stage(Some("c"), Some(long), &[item("a", "1@g.us")])
+        .await
+        .unwrap();
+    assert_eq!(ledger.discard_stale_uploads(hour).await.unwrap(), 0);
+    ledger.releasing(long, 1, 0).await.unwrap();
+    // Its release is under way: nobody takes it over…
+    assert!(
+        ledger
+            .claim_stalled_releases(minute)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // …until it has not moved for the idle time; then one caller takes it, with its campaign.
+    age(&url, long, "touched_at", "2 minutes").await;
+    let stalled = ledger.claim_stalled_releases(minute).await.unwrap();
+    assert_eq!(stalled, [(long, "c".to_owned())]);
+    assert!(
+        ledger
+            .claim_stalled_releases(minute)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(ledger.existing_campaign("c").await.unwrap().items, 1);
+}
+
+#[tokio::test]
+async fn a_stale_upload_is_discarded_and_its_sender_is_told() {
+    let (url, ledger) = common::db::fresh_ledger().await;
+    ledger
+        .create_campaign("c", "tester", None, true)
+        .await
+        .unwrap();
+    let gone = ledger.start_upload("c", "tester").await.unwrap();
+    ledger
+        .stage(Some("c"), Some(gone), &[item("a", "1@g.us")])
+        .await
+        .unwrap();
+    age(&url, gone, "touched_at", "2 hours").await;
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(ledger.discard_stale_uploads(hour).await.unwrap(), 1);
+    let c = ledger.existing_campaign("c").await.unwrap();
+    assert_eq!((c.items, c.pending), (0, 0));
+    // Its sender comes back: neither a batch nor the release goes through.
+    match ledger
+        .stage(Some("c"), Some(gone), &[item("b", "2@g.us")])
+        .await
+    {
+        Err(Error::UploadGone { id, .. }) if id == gone => {}
+        other => panic!("{other:?}"),
+    }
+    match ledger.releasing(gone, 1, 0).await {
+        Err(Error::UploadGone { id, .. }) if id == gone => {}
+        other => panic!("{other:?}"),
+    }
+    let c = ledger.existing_campaign("c").await.unwrap();
+    assert_eq!((c.items, c.pending), (0, 0));
+    assert!(ledger.item("b").await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -36,9 +36,12 @@ pub struct RecorderOptions {
     pub claim_idle: Duration,
     /// How often the housekeeping runs. Default 5 s.
     pub housekeeping: Duration,
-    /// Uploads still being received after this long are discarded (their sender is gone).
-    /// Default 1 h.
+    /// Uploads being received that have not moved (no batch staged) for this long are
+    /// discarded: their sender is gone. Default 1 h.
     pub stale_upload: Duration,
+    /// Uploads being released that have not moved (no batch released) for this long are
+    /// released by this writer: their process stopped. Default 1 min.
+    pub stalled_release: Duration,
 }
 
 impl Default for RecorderOptions {
@@ -50,6 +53,7 @@ impl Default for RecorderOptions {
             claim_idle: Duration::from_secs(60),
             housekeeping: Duration::from_secs(5),
             stale_upload: Duration::from_secs(3600),
+            stalled_release: Duration::from_secs(60),
         }
     }
 }
@@ -187,7 +191,10 @@ async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
     if let Err(e) = campaigns.publish_pending_events().await {
         tracing::warn!(error = %e, "ledger writer: publishing completion events failed");
     }
-    if let Err(e) = campaigns.resume_uploads(options.stale_upload).await {
+    if let Err(e) = campaigns
+        .resume_uploads(options.stalled_release, options.stale_upload)
+        .await
+    {
         tracing::warn!(error = %e, "ledger writer: resuming uploads failed");
     }
 }

@@ -65,6 +65,15 @@ pub enum Error {
         /// Its id.
         id: String,
     },
+    /// The upload is no longer in the state this step needs: housekeeping discarded it as
+    /// stale, or another process ended it.
+    #[error("upload {id} is no longer {expected} (discarded as stale, or ended elsewhere)")]
+    UploadGone {
+        /// The upload.
+        id: uuid::Uuid,
+        /// The state the step needed.
+        expected: &'static str,
+    },
     /// The change is not allowed in the row's current state.
     #[error("campaign {id:?} is {state}: cannot {action}")]
     State {
