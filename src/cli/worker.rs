@@ -29,15 +29,28 @@ pub(super) async fn run(settings: &Settings) -> u8 {
             return 1;
         }
     };
+    // One pool for the process: the ledger writer and the metrics' campaign gauges share it.
+    let ledger = if settings.ledger.enabled {
+        match Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT) {
+            Ok(ledger) => Some(ledger),
+            Err(e) => {
+                eprintln!("bulkleave: ledger at {}: {e}", settings.database.url);
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let jobs = if settings.metrics.enabled {
-        match serve_metrics(settings, &queue).await {
+        match serve_metrics(settings, &queue, ledger.clone()).await {
             Ok(jobs) => Some(jobs),
             Err(code) => return code,
         }
     } else {
         None
     };
-    match worker::run_with_metrics(settings, queue, jobs, worker::termination_signal()).await {
+    let stop = worker::termination_signal();
+    match worker::run_with_metrics(settings, queue, ledger, jobs, stop).await {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("bulkleave: {e}");
@@ -51,17 +64,13 @@ pub(super) async fn run(settings: &Settings) -> u8 {
 async fn serve_metrics(
     settings: &Settings,
     queue: &Queue,
+    ledger: Option<Ledger>,
 ) -> Result<crate::metrics::JobMetrics, u8> {
     let addr = settings.metrics.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         eprintln!("bulkleave: cannot listen for metrics on {addr}: {e}");
         1
     })?;
-    let ledger = if settings.ledger.enabled {
-        Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT).ok()
-    } else {
-        None
-    };
     let fleet = Fleet::new(
         Arc::new(settings.clone()),
         queue.clone(),
