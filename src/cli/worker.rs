@@ -13,21 +13,13 @@ use crate::worker;
 /// cannot be bound or the runtime fails.
 pub(super) async fn run(settings: &Settings) -> u8 {
     if settings.ledger.enabled
-        && settings.database.migrate_on_start
-        && let Err(e) = super::migrate::migrate(settings).await
+        && let Err(code) = super::migrate::on_start(settings).await
     {
-        eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
-        return 1;
+        return code;
     }
-    let queue = match Queue::connect(&settings.redis, settings.queue.clone()).await {
+    let queue = match super::queue::connect(settings).await {
         Ok(q) => q,
-        Err(e) => {
-            eprintln!(
-                "bulkleave: cannot reach the queue at {}: {e}",
-                settings.redis.url
-            );
-            return 1;
-        }
+        Err(code) => return code,
     };
     // One pool for the process: the ledger writer and the metrics' campaign gauges share it.
     let ledger = if settings.ledger.enabled {
