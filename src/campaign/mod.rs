@@ -141,8 +141,9 @@ impl Campaigns {
         Ok(campaign)
     }
 
-    /// Applies an operator's `change` to campaign `id`: in Redis first (so holds take effect
-    /// at once), then in the ledger, then the audit trail.
+    /// Applies an operator's `change` to campaign `id`: in the ledger first (which refuses a
+    /// change its state does not allow), then in Redis (where admission holds or drops the
+    /// campaign's jobs from then on), then the audit trail.
     pub async fn change(&self, id: &str, change: Change, actor: &str) -> Result<Campaign> {
         let before = self.ledger.existing_campaign(id).await?;
         // Asking again for what is done already is fine (a retried request): the Redis side
@@ -172,14 +173,9 @@ impl Campaigns {
             Change::Close => self.queue.close_campaign(id).await?,
         }
         if !already {
-            let action = match change {
-                Change::Pause => "campaign.pause",
-                Change::Resume => "campaign.resume",
-                Change::Cancel => "campaign.cancel",
-                Change::Close => "campaign.close",
-            };
+            let action = format!("campaign.{}", change.verb());
             self.ledger
-                .audit(actor, action, &target(id), detail)
+                .audit(actor, &action, &target(id), detail)
                 .await?;
         }
         Ok(self.end_if_done(id).await?.unwrap_or(changed))

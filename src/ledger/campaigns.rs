@@ -112,7 +112,8 @@ pub enum Change {
 }
 
 impl Change {
-    fn verb(self) -> &'static str {
+    /// The change as a verb: `pause`, `resume`, `cancel`, `close`.
+    pub fn verb(self) -> &'static str {
         match self {
             Change::Pause => "pause",
             Change::Resume => "resume",
