@@ -76,7 +76,7 @@ async fn migrations_apply_on_an_empty_database_and_again_as_a_no_op() {
 
 #[tokio::test]
 async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
-    let (_, ledger) = common::db::fresh_ledger().await;
+    let (url, ledger) = common::db::fresh_ledger().await;
     ledger
         .create_campaign("c", "tester", None, true)
         .await
@@ -155,6 +155,13 @@ async fn an_outcome_is_written_once_per_item_and_the_counters_follow() {
     assert_eq!(counts.dead_letters, 1);
     assert_eq!(counts.by_account["w"].succeeded, 1);
     assert_eq!(counts.by_account["w"].failed, 1);
+    assert_eq!(counts.finished_last_minute, 2);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE items SET finished_at = now() - interval '2 minutes' WHERE job_id = 'j1'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ledger.counts("c").await.unwrap().finished_last_minute, 1);
     // Its completion event: its ender publishes it; the outbox takes it a lease later, once.
     let minute = std::time::Duration::from_secs(60);
     let zero = std::time::Duration::ZERO;
