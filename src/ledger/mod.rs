@@ -22,6 +22,8 @@ mod outcomes;
 mod progress;
 mod status;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -93,6 +95,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Ledger {
     pool: PgPool,
+    /// Campaigns known to exist (campaigns are never deleted), shared by the clones: the
+    /// outcome writer creates only those it has not seen yet.
+    ensured: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -116,7 +121,7 @@ impl Ledger {
         let pool = pool_options(settings, DEFAULT_ACQUIRE_TIMEOUT)
             .connect(settings.url.expose().as_str())
             .await?;
-        Ok(Ledger { pool })
+        Ok(Ledger::from_pool(pool))
     }
 
     /// A ledger whose connections are opened on first use, so a service can start while
@@ -125,12 +130,15 @@ impl Ledger {
     pub fn connect_lazy(settings: &DatabaseSettings, acquire_timeout: Duration) -> Result<Self> {
         let pool =
             pool_options(settings, acquire_timeout).connect_lazy(settings.url.expose().as_str())?;
-        Ok(Ledger { pool })
+        Ok(Ledger::from_pool(pool))
     }
 
     /// A ledger on an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
-        Ledger { pool }
+        Ledger {
+            pool,
+            ensured: Arc::default(),
+        }
     }
 
     /// The connection pool.
