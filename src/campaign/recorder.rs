@@ -142,7 +142,7 @@ pub async fn run(
 }
 
 /// Writes one batch, acknowledges it, and ends the campaigns it completed.
-pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
+async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
     let span = tracing::info_span!(
         "ledger.write",
         otel.name = "ledger write",
@@ -200,7 +200,7 @@ async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
 }
 
 /// Copies each configured account's pause state from the queue to the ledger.
-pub async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
+async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
     for (name, account) in &campaigns.settings().accounts {
         let status = campaigns.queue().account_status(name.as_str()).await?;
         let pause = status
