@@ -6,7 +6,7 @@
 
 mod common;
 
-use bulkleave::ledger::{CampaignState, Change, Error, Ledger, NewItem, UploadState};
+use bulkleave::ledger::{AccountState, CampaignState, Change, Error, Ledger, NewItem, UploadState};
 use bulkleave::queue::OutcomeRecord;
 
 fn item(job: &str, group: &str) -> NewItem {
@@ -371,4 +371,36 @@ async fn the_audit_trail_is_append_only() {
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
     assert_eq!(ledger.audit_trail(None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn account_states_are_recorded_in_one_statement_and_only_changes_count() {
+    let (url, ledger) = common::db::fresh_ledger().await;
+    let state = |name, pause| AccountState {
+        name,
+        provider: "wasend",
+        pause,
+    };
+    let first = [
+        state("a", None),
+        state("b", Some(("account_error: 401", Some(1_700_000_000_000)))),
+    ];
+    assert_eq!(ledger.sync_accounts(&first).await.unwrap(), 2);
+    assert_eq!(ledger.sync_accounts(&first).await.unwrap(), 0, "no change");
+    let later = [state("a", Some(("operator", None))), state("b", None)];
+    assert_eq!(ledger.sync_accounts(&later).await.unwrap(), 2);
+    assert_eq!(ledger.sync_accounts(&[]).await.unwrap(), 0);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let rows: Vec<(String, bool, Option<String>)> =
+        sqlx::query_as("SELECT name, paused, reason FROM accounts ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("a".into(), true, Some("operator".into())),
+            ("b".into(), false, None)
+        ]
+    );
 }

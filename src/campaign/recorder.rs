@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::Campaigns;
+use crate::ledger::AccountState;
 use crate::queue::FeedEntry;
 
 /// How the writer paces itself, with documented defaults.
@@ -199,19 +200,29 @@ async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
     }
 }
 
-/// Copies each configured account's pause state from the queue to the ledger.
+/// Copies the configured accounts' pause state from the queue to the ledger: their states
+/// read at once, written in one statement.
 async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
-    for (name, account) in &campaigns.settings().accounts {
-        let status = campaigns.queue().account_status(name.as_str()).await?;
-        let pause = status
-            .paused
-            .as_deref()
-            .map(|reason| (reason, status.paused_at_ms));
-        campaigns
-            .ledger()
-            .sync_account(name.as_str(), account.provider().as_str(), pause)
-            .await?;
-    }
+    let accounts = &campaigns.settings().accounts;
+    let statuses = futures_util::future::try_join_all(
+        accounts
+            .keys()
+            .map(|name| campaigns.queue().account_status(name.as_str())),
+    )
+    .await?;
+    let states: Vec<AccountState<'_>> = accounts
+        .iter()
+        .zip(&statuses)
+        .map(|((name, account), status)| AccountState {
+            name: name.as_str(),
+            provider: account.provider().as_str(),
+            pause: status
+                .paused
+                .as_deref()
+                .map(|reason| (reason, status.paused_at_ms)),
+        })
+        .collect();
+    campaigns.ledger().sync_accounts(&states).await?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 //! - [`outcomes`](Ledger::record): the worker's batched write of final outcomes; an item's
 //!   outcome is written once, however often its job was delivered.
 //! - [`status`](Ledger::counts), [`progress`](Ledger::campaign_progress) (for metrics),
-//!   [`audit`](Ledger::audit), [`accounts`](Ledger::sync_account).
+//!   [`audit`](Ledger::audit), [`accounts`](Ledger::sync_accounts).
 //!
 //! The schema is versioned in `migrations/` and applied by [`Ledger::migrate`]
 //! (`bulkleave migrate`, or at start with `database.migrate_on_start`).
@@ -29,7 +29,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-pub use self::accounts::AccountRow;
+pub use self::accounts::AccountState;
 pub use self::audit::AuditEntry;
 pub use self::campaigns::{Campaign, CampaignState, Change};
 pub use self::items::{Item, ItemFilter, NewItem, UploadState};
