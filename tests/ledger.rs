@@ -50,11 +50,18 @@ async fn migrations_apply_on_an_empty_database_and_again_as_a_no_op() {
     let ledger = Ledger::from_pool(pool.clone());
     let n = ledger.migrate().await.unwrap();
     assert!(n >= 1);
-    assert_eq!(
-        ledger.migrate().await.unwrap(),
-        n,
-        "a second run applies nothing new"
-    );
+    let applied = || async {
+        sqlx::query_as::<_, (i64, chrono::DateTime<chrono::Utc>)>(
+            "SELECT version, installed_on FROM _sqlx_migrations ORDER BY version",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = applied().await;
+    assert_eq!(before.len(), n);
+    assert_eq!(ledger.migrate().await.unwrap(), n);
+    assert_eq!(applied().await, before, "a second run applies nothing");
     let tables: Vec<(String,)> = sqlx::query_as(
         "SELECT table_name::text FROM information_schema.tables
          WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' ORDER BY 1",
