@@ -11,6 +11,7 @@
 //! | module | concern |
 //! |---|---|
 //! | [`job`] | the job model: checked ids, group references per provider, idempotency keys |
+//! | [`campaign`] | campaign operations on the ledger and the queue together (create, upload, pause, resume, cancel, close, status, end and completion event), the workers' ledger writer, reports |
 //! | [`ledger`] | the audit ledger in PostgreSQL: campaigns, items and outcomes, uploads, account state, audit trail (every SQL statement) |
 //! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |

@@ -187,8 +187,91 @@ async fn an_unreadable_file_adds_nothing() {
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["campaign"]["items"], 0);
     let out = cli
+        .run(&["enqueue", "--campaign", "x", "/nonexistent/f.csv"])
+        .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(64), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("FILE: cannot open /nonexistent/f.csv"),
+        "{stderr}"
+    );
+    let out = cli
         .run(&["enqueue", "--campaign", "x", "/nonexistent/file.txt"])
         .await;
-    assert_eq!(out.status.code(), Some(64));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(64), "{stdout}{stderr}");
+    assert!(stderr.contains("is neither .csv nor"), "{stderr}");
+    common::drop_prefix(&cli.prefix).await;
+}
+
+#[tokio::test]
+async fn an_upload_the_campaign_refuses_is_a_bad_argument() {
+    let cli = Cli::new().await;
+    assert_eq!(cli.run(&["migrate"]).await.status.code(), Some(0));
+    let csv = file(
+        ".csv",
+        "provider,account,group\nwasend,w,120363406280000001@g.us\n",
+    );
+    let path = csv.path().to_str().unwrap();
+    // Closed after the file (the default): it takes no more.
+    let out = cli.run(&["enqueue", "--campaign", "shut", path]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = cli.run(&["enqueue", "--campaign", "shut", path]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(64), "{stdout}{stderr}");
+    assert!(stderr.contains("nothing added"), "{stderr}");
+    assert!(stderr.contains("cannot add items"), "{stderr}");
+    // An invalid campaign id is a bad argument too.
+    let out = cli.run(&["enqueue", "--campaign", "no spaces", path]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(64), "{stdout}{stderr}");
+    assert!(stderr.contains("--campaign"), "{stderr}");
+    common::drop_prefix(&cli.prefix).await;
+}
+
+#[tokio::test]
+async fn a_report_stops_at_the_first_failed_write() {
+    let cli = Cli::new().await;
+    assert_eq!(cli.run(&["migrate"]).await.status.code(), Some(0));
+    let rows: String = (1..=50)
+        .map(|i| format!("wasend,w,1203634062{i:08}@g.us\n"))
+        .collect();
+    let csv = file(".csv", &format!("provider,account,group\n{rows}"));
+    let out = cli
+        .run(&["enqueue", "--campaign", "rep", csv.path().to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let report = || {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bulkleave"));
+        cmd.args(["campaign", "report", "rep"])
+            .env_remove("BULKLEAVE_CONFIG")
+            .envs(&cli.env)
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    // A full disk is an error, said as such.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    // (`output()` would pipe stdout: spawn with it on /dev/full instead.)
+    let out = report()
+        .stdout(full)
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("writing to standard output"), "{stderr}");
+    // A reader that went away (`| head`) is not.
+    let mut child = report()
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(0));
     common::drop_prefix(&cli.prefix).await;
 }

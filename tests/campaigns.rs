@@ -64,6 +64,7 @@ type Ending = (String, bool, bool, Option<i64>);
 
 struct World {
     redis: RedisSettings,
+    db_url: String,
     settings: Settings,
     campaigns: Campaigns,
     sim: Simulator,
@@ -120,6 +121,7 @@ async fn world(quota: &str) -> World {
     let campaigns = Campaigns::new(ledger, queue, Arc::new(settings.clone()));
     World {
         redis,
+        db_url,
         settings,
         campaigns,
         sim,
@@ -327,12 +329,51 @@ async fn a_mixed_campaign_runs_and_its_report_matches_the_providers_answers() {
     assert_eq!(counts.by_account["bad"].failed, 1);
     assert_eq!(counts.by_provider["wasend"].succeeded, 2);
 
-    // The report as CSV has the header and one line per item.
-    let csv_report: String = items
-        .iter()
-        .map(|i| bulkleave::campaign::report::line(i, bulkleave::campaign::report::Format::Csv))
+    // The report as CSV: the header, then one line per item whose cells are the item's. The
+    // first ten columns hold no comma or quote, so a split reads them exactly.
+    use bulkleave::campaign::report::{self, CSV_HEADER};
+    let csv_report: String = std::iter::once(CSV_HEADER.to_owned())
+        .chain(items.iter().map(|i| report::line(i, report::Format::Csv)))
         .collect();
-    assert_eq!(csv_report.lines().count(), 8);
+    let mut lines = csv_report.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').take(10).collect();
+    assert_eq!(
+        header,
+        [
+            "job_id",
+            "line",
+            "provider",
+            "account",
+            "group",
+            "outcome",
+            "success",
+            "dead_letter",
+            "attempts",
+            "throttled"
+        ]
+    );
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').take(10).map(str::to_owned).collect())
+        .collect();
+    let want: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                i.job_id.clone(),
+                i.line.unwrap().to_string(),
+                i.provider.clone(),
+                i.account.clone(),
+                i.group_ref.clone(),
+                i.outcome.clone().unwrap(),
+                i.success.unwrap().to_string(),
+                i.dead_letter.to_string(),
+                i.attempts.to_string(),
+                i.throttled.to_string(),
+            ]
+        })
+        .collect();
+    assert_eq!(rows, want);
+    assert_eq!(rows.len(), 8);
 
     let events = w.events().await;
     assert_eq!(events.len(), 1, "{events:?}");
@@ -420,7 +461,12 @@ async fn cancelling_drops_pending_jobs_and_never_cuts_one_off() {
         .collect();
     assert_eq!(w.upload("c", &csv).await.accepted, 60);
     let worker = w.worker();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Cancel once some have left (at 10/s the rest take seconds more).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while w.sim.report().accounts["r"].answers.leaves < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "no leave yet");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     w.campaigns
         .change("c", Change::Cancel, "tester")
         .await
@@ -461,8 +507,14 @@ async fn cancelling_drops_pending_jobs_and_never_cuts_one_off() {
     assert_eq!(events[0]["type"], "campaign.cancelled");
     assert_eq!(events[0]["cancelled"], cancelled.to_string());
     // A cancelled campaign takes nothing more, and cannot be resumed.
-    let again = w.campaigns.change("c", Change::Resume, "tester").await;
-    assert!(again.is_err(), "{again:?}");
+    match w.campaigns.change("c", Change::Resume, "tester").await {
+        Err(bulkleave::campaign::Error::Ledger(bulkleave::ledger::Error::State {
+            state: CampaignState::Cancelled,
+            action: "resume",
+            ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
     w.finish().await;
 }
 
@@ -542,5 +594,113 @@ async fn submissions_through_the_redis_contract_join_their_campaign() {
         w.ledger().existing_campaign("from-hr").await.unwrap().items,
         3
     );
+    w.finish().await;
+}
+
+/// A closed campaign with its one item recorded but not ended, as a ledger writer leaves it
+/// when it stops between writing the last outcomes and ending the campaign.
+async fn done_but_not_ended(w: &World, id: &str) {
+    let ledger = w.ledger();
+    ledger
+        .create_campaign(id, "tester", None, true)
+        .await
+        .unwrap();
+    let job = bulkleave::job::JobId::new().to_string();
+    let item = bulkleave::ledger::NewItem {
+        job_id: job.clone(),
+        line: None,
+        provider: "wasend".into(),
+        account: "w".into(),
+        group_ref: jid(1),
+        idempotency_key: format!("k-{job}"),
+        requested_by: None,
+    };
+    ledger.stage(Some(id), None, &[item]).await.unwrap();
+    ledger.change_campaign(id, Change::Close).await.unwrap();
+    let record = bulkleave::queue::OutcomeRecord {
+        job,
+        campaign: Some(id.into()),
+        provider: "wasend".into(),
+        account: "w".into(),
+        group: jid(1),
+        class: "left".into(),
+        success: true,
+        detail: "left".into(),
+        attempts: 1,
+        throttled: 0,
+        http_status: Some(200),
+        at_ms: 1_700_000_000_000,
+        dead_letter: false,
+        first_attempt_ms: None,
+        last_error: None,
+        answer: None,
+        traceparent: None,
+    };
+    let recorded = ledger.record([&record]).await.unwrap();
+    assert_eq!(recorded.done, [id]);
+    // The writer stops here. The batch, delivered again, is all duplicates: it ends nothing.
+    let again = ledger.record([&record]).await.unwrap();
+    assert!(again.done.is_empty(), "{again:?}");
+    assert_eq!(ledger.existing_campaign(id).await.unwrap().ended_at, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_left_unended_by_a_stopped_writer_is_ended_by_housekeeping() {
+    let w = world("1000/s").await;
+    done_but_not_ended(&w, "orphan").await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let writer = tokio::spawn(bulkleave::campaign::recorder::run(
+        w.campaigns.clone(),
+        "test-writer".into(),
+        bulkleave::campaign::recorder::RecorderOptions::default(),
+        stop.clone(),
+    ));
+    let ended = w.ended("orphan", Duration::from_secs(10)).await;
+    stop.cancel();
+    writer.await.unwrap();
+    assert_eq!(ended.state, CampaignState::Finished);
+    let events = w.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["type"].as_str(), events[0]["campaign"].as_str()),
+        ("campaign.finished", "orphan")
+    );
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_completion_event_is_published_once_by_concurrent_housekeeping() {
+    let w = world("1000/s").await;
+    w.ledger()
+        .create_campaign("once", "tester", None, false)
+        .await
+        .unwrap();
+    // Ended by a writer that is publishing its event right now: the outbox leaves it alone.
+    assert!(w.ledger().end_if_done("once").await.unwrap().is_some());
+    assert_eq!(w.campaigns.publish_pending_events().await.unwrap(), 0);
+    assert!(w.events().await.is_empty());
+
+    // That writer stopped long ago: the outbox publishes the event, once, however many
+    // workers' housekeeping run at the same time.
+    let db = sqlx::PgPool::connect(&w.db_url).await.unwrap();
+    sqlx::query("UPDATE campaigns SET ended_at = ended_at - interval '2 minutes'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let campaigns = w.campaigns.clone();
+            tokio::spawn(async move { campaigns.publish_pending_events().await.unwrap() })
+        })
+        .collect();
+    let mut published = 0;
+    for run in runs {
+        published += run.await.unwrap();
+    }
+    assert_eq!(published, 1);
+    assert_eq!(w.campaigns.publish_pending_events().await.unwrap(), 0);
+    let events = w.events().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["campaign"], "once");
     w.finish().await;
 }

@@ -389,7 +389,7 @@ async fn an_account_error_shows_the_account_paused_and_its_jobs_waiting_not_runn
     let run = {
         let (settings, queue, jobs) = (settings.clone(), queue.clone(), metrics.jobs().cloned());
         tokio::spawn(async move {
-            bulkleave::worker::run_with_metrics(&settings, queue, jobs, async {
+            bulkleave::worker::run_with_metrics(&settings, queue, None, jobs, async {
                 let _ = stopped.await;
             })
             .await

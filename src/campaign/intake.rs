@@ -119,7 +119,7 @@ impl Campaigns {
         let accepted = i64::try_from(intake.accepted).unwrap_or(i64::MAX);
         let rejected = i64::try_from(intake.rejected).unwrap_or(i64::MAX);
         self.ledger.releasing(upload, accepted, rejected).await?;
-        self.release(upload).await?;
+        self.release(upload, &campaign_id).await?;
         self.ledger
             .audit(
                 actor,
@@ -217,15 +217,10 @@ impl Campaigns {
         })
     }
 
-    /// Enqueues `upload`'s staged items, batch by batch: enqueue first, then mark queued, so a
-    /// release cut off half-way resumes without losing or doubling a job.
-    pub async fn release(&self, upload: Uuid) -> Result<u64> {
-        let campaign = self
-            .ledger
-            .upload_campaign(upload)
-            .await?
-            .parse::<CampaignId>()
-            .map_err(|e| JobError::new("campaign", e))?;
+    /// Enqueues the staged items of `upload` (into `campaign`), batch by batch: enqueue
+    /// first, then mark queued, so a release cut off half-way resumes without losing or
+    /// doubling a job.
+    pub async fn release(&self, upload: Uuid, campaign: &CampaignId) -> Result<u64> {
         let mut released = 0;
         loop {
             let staged = self.ledger.staged(upload, BATCH as i64).await?;
@@ -234,7 +229,7 @@ impl Campaigns {
             }
             let jobs = staged
                 .iter()
-                .map(|item| job_of(&campaign, item))
+                .map(|item| job_of(campaign, item))
                 .collect::<Result<Vec<_>, JobError>>()?;
             let results = self.queue.enqueue_many(&jobs).await?;
             let mut taken = Vec::new();
@@ -246,7 +241,7 @@ impl Campaigns {
                 }
             }
             let ids: Vec<String> = staged.iter().map(|i| i.job_id.clone()).collect();
-            self.ledger.mark_queued(&ids).await?;
+            self.ledger.mark_queued(upload, &ids).await?;
             if !taken.is_empty() {
                 self.ledger.record(&taken).await?;
             }
@@ -258,19 +253,25 @@ impl Campaigns {
         Ok(released)
     }
 
-    /// Finishes releases cut off by a stop, and discards uploads whose sender went away more
-    /// than `stale_after` ago; returns how many uploads it handled.
-    pub async fn resume_uploads(&self, stale_after: std::time::Duration) -> Result<usize> {
-        let (releasing, stale) = self.ledger.interrupted_uploads(stale_after).await?;
-        for upload in &releasing {
-            self.release(*upload).await?;
+    /// Finishes the releases that have not moved for `stalled_after` (their process
+    /// stopped), and discards the uploads still being received that have not moved for
+    /// `stale_after` (their sender went away); returns how many uploads it handled. An upload
+    /// whose sender is still at work (staging or releasing batches) is left alone, however
+    /// long it takes.
+    pub async fn resume_uploads(
+        &self,
+        stalled_after: std::time::Duration,
+        stale_after: std::time::Duration,
+    ) -> Result<usize> {
+        let stalled = self.ledger.claim_stalled_releases(stalled_after).await?;
+        for (upload, campaign) in &stalled {
+            let campaign = campaign
+                .parse::<CampaignId>()
+                .map_err(|e| JobError::new("campaign", e))?;
+            self.release(*upload, &campaign).await?;
         }
-        for upload in &stale {
-            self.ledger
-                .end_upload(*upload, UploadState::Discarded)
-                .await?;
-        }
-        Ok(releasing.len() + stale.len())
+        let discarded = self.ledger.discard_stale_uploads(stale_after).await?;
+        Ok(stalled.len() + discarded)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod report;
 mod status;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -26,6 +27,10 @@ use crate::config::Settings;
 use crate::job::{CampaignId, JobError};
 use crate::ledger::{self, Campaign, CampaignState, Change, Ledger};
 use crate::queue::{self, CampaignEvent, Hold, Queue};
+
+/// How long a completion event is left to its publisher (whoever ended the campaign, or
+/// claimed it from the outbox) before the outbox hands it to another: 1 minute.
+pub const EVENT_LEASE: Duration = Duration::from_secs(60);
 
 /// Errors of campaign operations.
 #[derive(Debug, thiserror::Error)]
@@ -136,8 +141,9 @@ impl Campaigns {
         Ok(campaign)
     }
 
-    /// Applies an operator's `change` to campaign `id`: in Redis first (so holds take effect
-    /// at once), then in the ledger, then the audit trail.
+    /// Applies an operator's `change` to campaign `id`: in the ledger first (which refuses a
+    /// change its state does not allow), then in Redis (where admission holds or drops the
+    /// campaign's jobs from then on), then the audit trail.
     pub async fn change(&self, id: &str, change: Change, actor: &str) -> Result<Campaign> {
         let before = self.ledger.existing_campaign(id).await?;
         // Asking again for what is done already is fine (a retried request): the Redis side
@@ -167,14 +173,9 @@ impl Campaigns {
             Change::Close => self.queue.close_campaign(id).await?,
         }
         if !already {
-            let action = match change {
-                Change::Pause => "campaign.pause",
-                Change::Resume => "campaign.resume",
-                Change::Cancel => "campaign.cancel",
-                Change::Close => "campaign.close",
-            };
+            let action = format!("campaign.{}", change.verb());
             self.ledger
-                .audit(actor, action, &target(id), detail)
+                .audit(actor, &action, &target(id), detail)
                 .await?;
         }
         Ok(self.end_if_done(id).await?.unwrap_or(changed))
@@ -194,10 +195,23 @@ impl Campaigns {
         Ok(Some(ended))
     }
 
+    /// Ends every campaign that is done but was not ended (its writer stopped between
+    /// writing the last outcomes and ending it), and publishes their completion events;
+    /// returns how many it ended.
+    pub async fn end_all_done(&self) -> Result<usize> {
+        let ended = self.ledger.end_all_done().await?;
+        for c in &ended {
+            self.publish_end(c).await?;
+        }
+        Ok(ended.len())
+    }
+
     /// Publishes the completion events still in the outbox (after a crash between ending a
-    /// campaign and publishing); returns how many.
+    /// campaign and publishing); returns how many. An end is taken from the outbox
+    /// [`EVENT_LEASE`] after it happened (its ender is publishing it until then), by one caller
+    /// at a time, so an event is published twice only if a publisher stopped half-way.
     pub async fn publish_pending_events(&self) -> Result<usize> {
-        let pending = self.ledger.unpublished_ends(100).await?;
+        let pending = self.ledger.claim_unpublished_ends(EVENT_LEASE, 100).await?;
         for c in &pending {
             self.publish_end(c).await?;
         }

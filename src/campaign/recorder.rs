@@ -5,8 +5,8 @@
 //! PostgreSQL being slow or down never slows the workers: outcomes wait on the stream (pending
 //! in the group) and are written when it is back; a writer that dies leaves its batch pending
 //! for another to claim. Between batches it also does the housekeeping that needs both stores:
-//! account state copied to the ledger, completion events left in the outbox, uploads cut off
-//! half-way.
+//! account state copied to the ledger, campaigns done but not ended (their writer stopped
+//! between the two), completion events left in the outbox, uploads cut off half-way.
 //!
 //! Each batch is written in a `ledger write` span (`db.system.name` = `postgresql`,
 //! `db.operation.batch.size`) linked to the spans of the attempts whose outcomes it writes.
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::Campaigns;
+use crate::ledger::AccountState;
 use crate::queue::FeedEntry;
 
 /// How the writer paces itself, with documented defaults.
@@ -36,9 +37,12 @@ pub struct RecorderOptions {
     pub claim_idle: Duration,
     /// How often the housekeeping runs. Default 5 s.
     pub housekeeping: Duration,
-    /// Uploads still being received after this long are discarded (their sender is gone).
-    /// Default 1 h.
+    /// Uploads being received that have not moved (no batch staged) for this long are
+    /// discarded: their sender is gone. Default 1 h.
     pub stale_upload: Duration,
+    /// Uploads being released that have not moved (no batch released) for this long are
+    /// released by this writer: their process stopped. Default 1 min.
+    pub stalled_release: Duration,
 }
 
 impl Default for RecorderOptions {
@@ -50,6 +54,7 @@ impl Default for RecorderOptions {
             claim_idle: Duration::from_secs(60),
             housekeeping: Duration::from_secs(5),
             stale_upload: Duration::from_secs(3600),
+            stalled_release: Duration::from_secs(60),
         }
     }
 }
@@ -138,7 +143,7 @@ pub async fn run(
 }
 
 /// Writes one batch, acknowledges it, and ends the campaigns it completed.
-pub async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
+async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
     let span = tracing::info_span!(
         "ledger.write",
         otel.name = "ledger write",
@@ -181,27 +186,43 @@ async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
     if let Err(e) = sync_accounts(campaigns).await {
         tracing::warn!(error = %e, "ledger writer: account sync failed");
     }
+    if let Err(e) = campaigns.end_all_done().await {
+        tracing::warn!(error = %e, "ledger writer: ending done campaigns failed");
+    }
     if let Err(e) = campaigns.publish_pending_events().await {
         tracing::warn!(error = %e, "ledger writer: publishing completion events failed");
     }
-    if let Err(e) = campaigns.resume_uploads(options.stale_upload).await {
+    if let Err(e) = campaigns
+        .resume_uploads(options.stalled_release, options.stale_upload)
+        .await
+    {
         tracing::warn!(error = %e, "ledger writer: resuming uploads failed");
     }
 }
 
-/// Copies each configured account's pause state from the queue to the ledger.
-pub async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
-    for (name, account) in &campaigns.settings().accounts {
-        let status = campaigns.queue().account_status(name.as_str()).await?;
-        let pause = status
-            .paused
-            .as_deref()
-            .map(|reason| (reason, status.paused_at_ms));
-        campaigns
-            .ledger()
-            .sync_account(name.as_str(), account.provider().as_str(), pause)
-            .await?;
-    }
+/// Copies the configured accounts' pause state from the queue to the ledger: their states
+/// read at once, written in one statement.
+async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
+    let accounts = &campaigns.settings().accounts;
+    let statuses = futures_util::future::try_join_all(
+        accounts
+            .keys()
+            .map(|name| campaigns.queue().account_status(name.as_str())),
+    )
+    .await?;
+    let states: Vec<AccountState<'_>> = accounts
+        .iter()
+        .zip(&statuses)
+        .map(|((name, account), status)| AccountState {
+            name: name.as_str(),
+            provider: account.provider().as_str(),
+            pause: status
+                .paused
+                .as_deref()
+                .map(|reason| (reason, status.paused_at_ms)),
+        })
+        .collect();
+    campaigns.ledger().sync_accounts(&states).await?;
     Ok(())
 }
 

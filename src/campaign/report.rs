@@ -13,14 +13,9 @@ pub const PAGE: i64 = 2_000;
 pub const CSV_HEADER: &str = "job_id,line,provider,account,group,outcome,success,dead_letter,\
 attempts,throttled,first_attempt_at,last_attempt_at,http_status,detail,last_error,answer\n";
 
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// CSV with a header row.
-    Csv,
-    /// One JSON object per line.
-    Ndjson,
-}
+/// Report formats: the upload formats, CSV with a header row ([`CSV_HEADER`]) or one JSON
+/// object per line.
+pub use crate::upload::Format;
 
 impl Campaigns {
     /// The items of campaign `id` matching `filter`, page by page, in job-id order.

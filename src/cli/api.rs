@@ -30,14 +30,8 @@ pub(super) async fn run(settings: Settings, args: ApiArgs) -> u8 {
             return 1;
         }
     };
-    if settings.database.migrate_on_start {
-        match super::migrate::migrate(&settings).await {
-            Ok(n) => tracing::info!(migrations = n, "ledger schema up to date"),
-            Err(e) => {
-                eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
-                return 1;
-            }
-        }
+    if let Err(code) = super::migrate::on_start(&settings).await {
+        return code;
     }
     if let Ok(bound) = listener.local_addr() {
         println!("listening on http://{bound}");

@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use futures_util::StreamExt;
 
 use super::EXIT_BAD_ARGUMENT;
+use crate::campaign;
 use crate::campaign::report::{self, Format as ReportFormat};
 use crate::campaign::{CampaignStatus, Campaigns, Eta, Intake};
 use crate::config::Settings;
@@ -124,7 +125,7 @@ pub(super) async fn enqueue_file(
     let actor = actor();
     if let Err(e) = campaigns.open(campaign, &actor).await {
         eprintln!("bulkleave: --campaign: {e}");
-        return 1;
+        return exit_code(&e);
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
@@ -145,13 +146,13 @@ pub(super) async fn enqueue_file(
         Ok(i) => i,
         Err(e) => {
             eprintln!("bulkleave: {}: nothing added: {e}", file.display());
-            return 1;
+            return exit_code(&e);
         }
     };
     print_intake(&intake);
     if !keep_open && let Err(e) = campaigns.close(campaign, &actor).await {
         eprintln!("bulkleave: closing {campaign}: {e}");
-        return 1;
+        return exit_code(&e);
     }
     if intake.rejected > 0 {
         EXIT_ROWS_REJECTED
@@ -206,19 +207,52 @@ pub(super) async fn run(settings: &Settings, command: CampaignCommand) -> u8 {
     };
     match result {
         Ok(()) => 0,
-        Err(e) => {
+        // The reader went away (`| head`): what it wanted is written.
+        Err(Failed::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(Failed::Output(e)) => {
+            eprintln!("bulkleave: writing to standard output: {e}");
+            1
+        }
+        Err(Failed::Campaign(e)) => {
             eprintln!("bulkleave: {e}");
-            match e {
-                crate::campaign::Error::Ledger(
-                    crate::ledger::Error::NotFound { .. } | crate::ledger::Error::State { .. },
-                ) => EXIT_BAD_ARGUMENT,
-                _ => 1,
-            }
+            exit_code(&e)
         }
     }
 }
 
-type Done = Result<(), crate::campaign::Error>;
+/// The exit code of a failed campaign operation: [`EXIT_BAD_ARGUMENT`] when the operator named
+/// something that does not exist, is invalid, or whose state refuses what was asked; 1 for the
+/// rest (a store unreachable or failing, an unreadable upload).
+pub(super) fn exit_code(e: &campaign::Error) -> u8 {
+    use crate::ledger::Error as L;
+    match e {
+        campaign::Error::Ledger(L::NotFound { .. } | L::Exists { .. } | L::State { .. })
+        | campaign::Error::Invalid(_) => EXIT_BAD_ARGUMENT,
+        _ => 1,
+    }
+}
+
+/// Why a campaign command failed.
+enum Failed {
+    /// The operation failed.
+    Campaign(campaign::Error),
+    /// Writing the answer to standard output failed.
+    Output(std::io::Error),
+}
+
+impl From<campaign::Error> for Failed {
+    fn from(e: campaign::Error) -> Self {
+        Failed::Campaign(e)
+    }
+}
+
+impl From<crate::ledger::Error> for Failed {
+    fn from(e: crate::ledger::Error) -> Self {
+        Failed::Campaign(e.into())
+    }
+}
+
+type Done = Result<(), Failed>;
 
 async fn list(campaigns: &Campaigns, limit: i64, json: bool) -> Done {
     let list = campaigns.ledger().campaigns(None, limit).await?;
@@ -306,18 +340,20 @@ async fn report(campaigns: &Campaigns, id: &str, json: bool, filter: ItemFilter)
     } else {
         ReportFormat::Csv
     };
+    // The first failed write stops the report: no page is read for a reader that is gone.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if format == ReportFormat::Csv {
-        let _ = out.write_all(report::CSV_HEADER.as_bytes());
+        out.write_all(report::CSV_HEADER.as_bytes())
+            .map_err(Failed::Output)?;
     }
     let mut pages = std::pin::pin!(campaigns.item_pages(id, filter));
     while let Some(page) = pages.next().await {
         for item in page? {
-            let _ = out.write_all(report::line(&item, format).as_bytes());
+            out.write_all(report::line(&item, format).as_bytes())
+                .map_err(Failed::Output)?;
         }
     }
-    let _ = out.flush();
-    Ok(())
+    out.flush().map_err(Failed::Output)
 }
 
 async fn change(campaigns: &Campaigns, args: ChangeArgs, change: Change) -> Done {

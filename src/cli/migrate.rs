@@ -11,14 +11,29 @@ pub(super) async fn run(settings: &Settings) -> u8 {
             println!("ledger schema up to date ({n} migrations)");
             0
         }
-        Err(e) => {
-            eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
-            1
-        }
+        Err(code) => code,
     }
 }
 
-/// Connects and migrates; returns how many migrations there are.
-pub(super) async fn migrate(settings: &Settings) -> Result<usize, crate::ledger::Error> {
-    Ledger::connect(&settings.database).await?.migrate().await
+/// At the start of a service: applies the migrations when `database.migrate_on_start` says
+/// so; on failure prints why and returns the exit code (1).
+pub(super) async fn on_start(settings: &Settings) -> Result<(), u8> {
+    if settings.database.migrate_on_start {
+        let n = migrate(settings).await?;
+        tracing::info!(migrations = n, "ledger schema up to date");
+    }
+    Ok(())
+}
+
+/// Connects and migrates; returns how many migrations there are, or prints why it failed
+/// and returns the exit code (1).
+async fn migrate(settings: &Settings) -> Result<usize, u8> {
+    let migrated = match Ledger::connect(&settings.database).await {
+        Ok(ledger) => ledger.migrate().await,
+        Err(e) => Err(e),
+    };
+    migrated.map_err(|e| {
+        eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
+        1
+    })
 }

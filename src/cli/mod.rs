@@ -3,10 +3,10 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (for `leave`: left, already left, or group gone; for `worker` and `api`: a clean stop) |
-//! | 1 | unexpected internal error (also: Redis unreachable, `api` address not bindable) |
+//! | 1 | unexpected internal error (also: Redis or PostgreSQL unreachable, `api` address not bindable, an upload whose content cannot be read such as a bad CSV header) |
 //! | 2 | command-line usage error (from clap) |
 //! | 3-7 | `leave` failure classes: retry later, provider error, account error, owner cannot leave, invalid input ([`OutcomeClass::exit_code`](crate::providers::OutcomeClass::exit_code)) |
-//! | 64 | a bad argument value (unknown account or campaign, group reference invalid for the provider, a campaign change its state refuses) |
+//! | 64 | a bad argument value (unknown account or campaign, group reference invalid for the provider, invalid campaign id, a campaign change or upload its state refuses) |
 //! | 65 | `enqueue --campaign NAME FILE`: the file was added but some rows were rejected (listed) |
 //! | 78 | the configuration is invalid |
 

@@ -13,31 +13,36 @@ use crate::worker;
 /// cannot be bound or the runtime fails.
 pub(super) async fn run(settings: &Settings) -> u8 {
     if settings.ledger.enabled
-        && settings.database.migrate_on_start
-        && let Err(e) = super::migrate::migrate(settings).await
+        && let Err(code) = super::migrate::on_start(settings).await
     {
-        eprintln!("bulkleave: migrating {}: {e}", settings.database.url);
-        return 1;
+        return code;
     }
-    let queue = match Queue::connect(&settings.redis, settings.queue.clone()).await {
+    let queue = match super::queue::connect(settings).await {
         Ok(q) => q,
-        Err(e) => {
-            eprintln!(
-                "bulkleave: cannot reach the queue at {}: {e}",
-                settings.redis.url
-            );
-            return 1;
+        Err(code) => return code,
+    };
+    // One pool for the process: the ledger writer and the metrics' campaign gauges share it.
+    let ledger = if settings.ledger.enabled {
+        match Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT) {
+            Ok(ledger) => Some(ledger),
+            Err(e) => {
+                eprintln!("bulkleave: ledger at {}: {e}", settings.database.url);
+                return 1;
+            }
         }
+    } else {
+        None
     };
     let jobs = if settings.metrics.enabled {
-        match serve_metrics(settings, &queue).await {
+        match serve_metrics(settings, &queue, ledger.clone()).await {
             Ok(jobs) => Some(jobs),
             Err(code) => return code,
         }
     } else {
         None
     };
-    match worker::run_with_metrics(settings, queue, jobs, worker::termination_signal()).await {
+    let stop = worker::termination_signal();
+    match worker::run_with_metrics(settings, queue, ledger, jobs, stop).await {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("bulkleave: {e}");
@@ -51,17 +56,13 @@ pub(super) async fn run(settings: &Settings) -> u8 {
 async fn serve_metrics(
     settings: &Settings,
     queue: &Queue,
+    ledger: Option<Ledger>,
 ) -> Result<crate::metrics::JobMetrics, u8> {
     let addr = settings.metrics.listen;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         eprintln!("bulkleave: cannot listen for metrics on {addr}: {e}");
         1
     })?;
-    let ledger = if settings.ledger.enabled {
-        Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT).ok()
-    } else {
-        None
-    };
     let fleet = Fleet::new(
         Arc::new(settings.clone()),
         queue.clone(),

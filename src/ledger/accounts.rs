@@ -1,65 +1,51 @@
 //! Account state as the ledger remembers it: paused or not, why, since when. The live state is
 //! the queue's; the worker copies changes here so the record outlives Redis.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
 use super::{Ledger, Result, at_ms};
 
-/// An account's recorded state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct AccountRow {
+/// An account's pause state as the queue has it, to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountState<'a> {
     /// Account name.
-    pub name: String,
-    /// Provider.
-    pub provider: String,
-    /// Whether it is paused.
-    pub paused: bool,
-    /// Why.
-    pub reason: Option<String>,
-    /// Since when.
-    pub paused_at: Option<DateTime<Utc>>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
+    pub name: &'a str,
+    /// Its provider.
+    pub provider: &'a str,
+    /// Why and since when (ms since the epoch) it is paused; none when it is not.
+    pub pause: Option<(&'a str, Option<u64>)>,
 }
 
 impl Ledger {
-    /// Records `name`'s state; returns whether it changed.
-    pub async fn sync_account(
-        &self,
-        name: &str,
-        provider: &str,
-        pause: Option<(&str, Option<u64>)>,
-    ) -> Result<bool> {
-        let (paused, reason, paused_at) = match pause {
-            Some((reason, at)) => (true, Some(reason), at.map(at_ms)),
-            None => (false, None, None),
-        };
-        let changed = sqlx::query(
+    /// Records the state of `accounts` in one statement; returns how many rows changed
+    /// (`updated_at` moves only for an account whose provider, pause or reason changed).
+    pub async fn sync_accounts(&self, accounts: &[AccountState<'_>]) -> Result<u64> {
+        if accounts.is_empty() {
+            return Ok(0);
+        }
+        let names: Vec<&str> = accounts.iter().map(|a| a.name).collect();
+        let providers: Vec<&str> = accounts.iter().map(|a| a.provider).collect();
+        let paused: Vec<bool> = accounts.iter().map(|a| a.pause.is_some()).collect();
+        let reasons: Vec<Option<&str>> = accounts.iter().map(|a| a.pause.map(|p| p.0)).collect();
+        let since: Vec<Option<chrono::DateTime<chrono::Utc>>> = accounts
+            .iter()
+            .map(|a| a.pause.and_then(|p| p.1).map(at_ms))
+            .collect();
+        Ok(sqlx::query(
             "INSERT INTO accounts (name, provider, paused, reason, paused_at)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[],
+                                  $5::timestamptz[])
              ON CONFLICT (name) DO UPDATE
-               SET provider = $2, paused = $3, reason = $4, paused_at = $5, updated_at = now()
+               SET provider = excluded.provider, paused = excluded.paused,
+                   reason = excluded.reason, paused_at = excluded.paused_at, updated_at = now()
                WHERE (accounts.provider, accounts.paused, accounts.reason)
-                     IS DISTINCT FROM ($2, $3, $4)",
+                     IS DISTINCT FROM (excluded.provider, excluded.paused, excluded.reason)",
         )
-        .bind(name)
-        .bind(provider)
+        .bind(names)
+        .bind(providers)
         .bind(paused)
-        .bind(reason)
-        .bind(paused_at)
+        .bind(reasons)
+        .bind(since)
         .execute(&self.pool)
         .await?
-        .rows_affected();
-        Ok(changed > 0)
-    }
-
-    /// Every recorded account.
-    pub async fn accounts(&self) -> Result<Vec<AccountRow>> {
-        Ok(sqlx::query_as::<_, AccountRow>(
-            "SELECT name, provider, paused, reason, paused_at, updated_at FROM accounts ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        .rows_affected())
     }
 }

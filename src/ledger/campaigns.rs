@@ -8,7 +8,8 @@
 //!
 //! A campaign *ends* when it takes no more items and none is pending: a running or paused one
 //! becomes `finished`, a cancelled one stays `cancelled`; `ended_at` is set once, and the
-//! completion event is published from the `event_published_at` outbox.
+//! completion event is published by whoever ended it, or later from the `event_published_at`
+//! outbox if that publisher stopped ([`Ledger::claim_unpublished_ends`]).
 
 use std::fmt;
 
@@ -90,6 +91,13 @@ pub struct Campaign {
 const COLUMNS: &str =
     "id, created_at, created_by, description, state, accepting, items, pending, ended_at";
 
+/// Ends the campaigns that take no more items and have nothing pending (a `WHERE` clause to
+/// extend with `AND …`): a cancelled one stays cancelled, others finish; `ended_at` is set once.
+const END: &str = "UPDATE campaigns
+     SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'finished' END,
+         ended_at = now()
+     WHERE ended_at IS NULL AND NOT accepting AND pending = 0";
+
 /// An operator's change of a campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -104,7 +112,8 @@ pub enum Change {
 }
 
 impl Change {
-    fn verb(self) -> &'static str {
+    /// The change as a verb: `pause`, `resume`, `cancel`, `close`.
+    pub fn verb(self) -> &'static str {
         match self {
             Change::Pause => "pause",
             Change::Resume => "resume",
@@ -206,27 +215,45 @@ impl Ledger {
     /// Ends campaign `id` if it takes no more items and nothing is pending; returns it when
     /// this call ended it (exactly one caller does).
     pub async fn end_if_done(&self, id: &str) -> Result<Option<Campaign>> {
-        let sql = format!(
-            "UPDATE campaigns
-             SET state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'finished' END,
-                 ended_at = now()
-             WHERE id = $1 AND ended_at IS NULL AND NOT accepting AND pending = 0
-             RETURNING {COLUMNS}"
-        );
+        let sql = format!("{END} AND id = $1 RETURNING {COLUMNS}");
         Ok(sqlx::query_as::<_, Campaign>(&sql)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
     }
 
-    /// Campaigns that ended but whose completion event is not published yet.
-    pub async fn unpublished_ends(&self, limit: i64) -> Result<Vec<Campaign>> {
+    /// Ends every campaign that takes no more items and has nothing pending, by the rules of
+    /// [`Ledger::end_if_done`]; returns those this call ended. It catches the campaigns whose
+    /// last outcomes were written by a writer that stopped before ending them (their batch,
+    /// delivered again, changes nothing, so it names no campaign as done).
+    pub async fn end_all_done(&self) -> Result<Vec<Campaign>> {
+        let sql = format!("{END} RETURNING {COLUMNS}");
+        Ok(sqlx::query_as::<_, Campaign>(&sql)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Claims, for `lease`, up to `limit` campaigns that ended but whose completion event is
+    /// not published yet, and that nobody publishes now: ended more than `lease` ago (whoever
+    /// ended one publishes it, and has that long) and not claimed within `lease`. Concurrent
+    /// callers get different campaigns; a campaign comes back only if its publisher stopped.
+    pub async fn claim_unpublished_ends(
+        &self,
+        lease: std::time::Duration,
+        limit: i64,
+    ) -> Result<Vec<Campaign>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM campaigns
-             WHERE ended_at IS NOT NULL AND event_published_at IS NULL
-             ORDER BY ended_at LIMIT $1"
+            "UPDATE campaigns SET event_claimed_at = now()
+             WHERE id IN (
+                SELECT id FROM campaigns
+                WHERE ended_at IS NOT NULL AND event_published_at IS NULL
+                  AND coalesce(event_claimed_at, ended_at) < now() - make_interval(secs => $1)
+                ORDER BY ended_at LIMIT $2
+                FOR UPDATE SKIP LOCKED)
+             RETURNING {COLUMNS}"
         );
         Ok(sqlx::query_as::<_, Campaign>(&sql)
+            .bind(lease.as_secs_f64())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?)

@@ -5,12 +5,18 @@
 //! been read they are enqueued in job-id order and marked queued (*released*). Enqueueing comes
 //! before the mark, and the queue's idempotency key makes a repeated enqueue a no-op, so a
 //! release cut off half-way is resumed without losing or doubling a job.
+//!
+//! Every step of an upload's sender (a batch staged, the release started, a batch released)
+//! refreshes its `touched_at` in the same statement, and each step checks the state it
+//! needs: housekeeping discards only an upload being received that has not moved for a
+//! while, takes over only a release that has not moved for a while, and a sender that comes
+//! back to an upload discarded meanwhile is told so ([`Error::UploadGone`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Ledger, Result};
+use super::{Error, Ledger, Result};
 
 /// An item to add.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -90,6 +96,15 @@ pub struct ItemFilter {
     pub account: Option<String>,
 }
 
+/// Deletes the staged rows of the uploads `$1` and takes them off their campaigns' counters.
+const DISCARD_STAGED: &str = "WITH gone AS (
+        DELETE FROM items WHERE upload_id = ANY($1) AND queued_at IS NULL
+        RETURNING campaign_id, outcome IS NULL AS was_pending)
+     UPDATE campaigns c SET items = c.items - g.n, pending = c.pending - g.p
+     FROM (SELECT campaign_id, count(*) AS n, count(*) FILTER (WHERE was_pending) AS p
+           FROM gone GROUP BY campaign_id) g
+     WHERE c.id = g.campaign_id";
+
 /// An upload's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadState {
@@ -114,18 +129,22 @@ impl Ledger {
 
     /// Inserts `items` (staged when `upload` is given, else queued now) and counts them on the
     /// campaign; returns the job ids inserted. An item whose target is in the campaign already
-    /// is left out.
+    /// is left out. Staging into an upload marks it alive, and fails with
+    /// [`Error::UploadGone`] (inserting nothing) if it is no longer being received.
     pub async fn stage(
         &self,
         campaign: Option<&str>,
         upload: Option<Uuid>,
         items: &[NewItem],
     ) -> Result<Vec<String>> {
-        let col = |f: fn(&NewItem) -> String| items.iter().map(f).collect::<Vec<_>>();
+        let col = |f: fn(&NewItem) -> &str| items.iter().map(f).collect::<Vec<_>>();
         let lines: Vec<Option<i64>> = items.iter().map(|i| i.line).collect();
-        let by: Vec<Option<String>> = items.iter().map(|i| i.requested_by.clone()).collect();
-        let inserted: Vec<(String,)> = sqlx::query_as(
-            "WITH ins AS (
+        let by: Vec<Option<&str>> = items.iter().map(|i| i.requested_by.as_deref()).collect();
+        let (alive, inserted): (bool, Vec<String>) = sqlx::query_as(
+            "WITH up AS (
+                UPDATE uploads SET touched_at = now()
+                WHERE id = $2 AND state = 'receiving' RETURNING id),
+             ins AS (
                 INSERT INTO items (job_id, campaign_id, upload_id, line, provider, account,
                                    group_ref, idempotency_key, requested_by, queued_at)
                 SELECT r.job_id, $1, $2, r.line, r.provider, r.account, r.group_ref, r.idem,
@@ -133,38 +152,55 @@ impl Ledger {
                 FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
                             $8::text[], $9::text[])
                      AS r(job_id, line, provider, account, group_ref, idem, by)
+                WHERE $2::uuid IS NULL OR EXISTS (SELECT 1 FROM up)
                 ON CONFLICT DO NOTHING
                 RETURNING job_id),
              bump AS (
                 UPDATE campaigns SET items = items + (SELECT count(*) FROM ins),
                                      pending = pending + (SELECT count(*) FROM ins)
                 WHERE id = $1)
-             SELECT job_id FROM ins",
+             SELECT $2::uuid IS NULL OR EXISTS (SELECT 1 FROM up), array(SELECT job_id FROM ins)",
         )
         .bind(campaign)
         .bind(upload)
-        .bind(col(|i| i.job_id.clone()))
+        .bind(col(|i| &i.job_id))
         .bind(lines)
-        .bind(col(|i| i.provider.clone()))
-        .bind(col(|i| i.account.clone()))
-        .bind(col(|i| i.group_ref.clone()))
-        .bind(col(|i| i.idempotency_key.clone()))
+        .bind(col(|i| &i.provider))
+        .bind(col(|i| &i.account))
+        .bind(col(|i| &i.group_ref))
+        .bind(col(|i| &i.idempotency_key))
         .bind(by)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(inserted.into_iter().map(|(id,)| id).collect())
+        match upload {
+            Some(id) if !alive => Err(Error::UploadGone {
+                id,
+                expected: "receiving",
+            }),
+            _ => Ok(inserted),
+        }
     }
 
-    /// Notes that `upload` is read whole and its rows are being released.
+    /// Notes that `upload` is read whole and its rows are being released; fails with
+    /// [`Error::UploadGone`] if it is no longer being received (housekeeping discarded it).
     pub async fn releasing(&self, upload: Uuid, accepted: i64, rejected: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE uploads SET state = 'releasing', accepted = $2, rejected = $3 WHERE id = $1",
+        let updated = sqlx::query(
+            "UPDATE uploads SET state = 'releasing', accepted = $2, rejected = $3,
+                                touched_at = now()
+             WHERE id = $1 AND state = 'receiving'",
         )
         .bind(upload)
         .bind(accepted)
         .bind(rejected)
         .execute(&self.pool)
-        .await?;
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::UploadGone {
+                id: upload,
+                expected: "receiving",
+            });
+        }
         Ok(())
     }
 
@@ -182,78 +218,93 @@ impl Ledger {
         .await?)
     }
 
-    /// The campaign of `upload`.
-    pub async fn upload_campaign(&self, upload: Uuid) -> Result<String> {
-        let (campaign,): (String,) =
-            sqlx::query_as("SELECT campaign_id FROM uploads WHERE id = $1")
-                .bind(upload)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(campaign)
-    }
-
-    /// Marks items as on the queue.
-    pub async fn mark_queued(&self, job_ids: &[String]) -> Result<()> {
+    /// Marks `upload`'s items `job_ids` as on the queue, and the upload as alive.
+    pub async fn mark_queued(&self, upload: Uuid, job_ids: &[String]) -> Result<()> {
         sqlx::query(
-            "UPDATE items SET queued_at = now() WHERE job_id = ANY($1) AND queued_at IS NULL",
+            "WITH up AS (UPDATE uploads SET touched_at = now() WHERE id = $1)
+             UPDATE items SET queued_at = now()
+             WHERE job_id = ANY($2) AND upload_id = $1 AND queued_at IS NULL",
         )
+        .bind(upload)
         .bind(job_ids)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Ends `upload`: released, or discarded (its staged rows are deleted and uncounted).
-    pub async fn end_upload(&self, upload: Uuid, state: UploadState) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if state == UploadState::Discarded {
-            sqlx::query(
-                "WITH gone AS (
-                    DELETE FROM items WHERE upload_id = $1 AND queued_at IS NULL
-                    RETURNING campaign_id, outcome IS NULL AS was_pending)
-                 UPDATE campaigns c SET items = c.items - g.n, pending = c.pending - g.p
-                 FROM (SELECT campaign_id, count(*) AS n,
-                              count(*) FILTER (WHERE was_pending) AS p
-                       FROM gone GROUP BY campaign_id) g
-                 WHERE c.id = g.campaign_id",
-            )
-            .bind(upload)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let name = match state {
-            UploadState::Released => "released",
-            UploadState::Discarded => "discarded",
+    /// Ends `upload`: released (from `releasing`), or discarded (from `receiving`: its staged
+    /// rows are deleted and uncounted). Returns whether this call ended it: an upload in
+    /// another state (ended already, or discarded while it was still being read) is left
+    /// as it is.
+    pub async fn end_upload(&self, upload: Uuid, state: UploadState) -> Result<bool> {
+        let (name, from) = match state {
+            UploadState::Released => ("released", "releasing"),
+            UploadState::Discarded => ("discarded", "receiving"),
         };
-        sqlx::query("UPDATE uploads SET state = $2, finished_at = now() WHERE id = $1")
-            .bind(upload)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        // The upload row first: it is locked until the commit, so a batch being staged into it
+        // meanwhile either comes before (and is deleted with the rest) or finds it discarded.
+        let ended = sqlx::query(
+            "UPDATE uploads SET state = $2, finished_at = now(), touched_at = now()
+             WHERE id = $1 AND state = $3",
+        )
+        .bind(upload)
+        .bind(name)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if ended && state == UploadState::Discarded {
+            sqlx::query(DISCARD_STAGED)
+                .bind(vec![upload])
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(ended)
     }
 
-    /// Uploads left half-done by a process that stopped: those being released (to finish), and
-    /// those still being received after `stale_after` (to discard).
-    pub async fn interrupted_uploads(
+    /// Takes over the releases that have not moved for `idle` (their process stopped):
+    /// marks them alive for this caller (so no other one takes them too) and returns each
+    /// upload with its campaign.
+    pub async fn claim_stalled_releases(
         &self,
-        stale_after: std::time::Duration,
-    ) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT id, state FROM uploads
-             WHERE state = 'releasing'
-                OR (state = 'receiving' AND started_at < now() - make_interval(secs => $1))",
+        idle: std::time::Duration,
+    ) -> Result<Vec<(Uuid, String)>> {
+        Ok(sqlx::query_as(
+            "UPDATE uploads SET touched_at = now()
+             WHERE id IN (SELECT id FROM uploads
+                          WHERE state = 'releasing'
+                            AND touched_at < now() - make_interval(secs => $1)
+                          FOR UPDATE SKIP LOCKED)
+             RETURNING id, campaign_id",
         )
-        .bind(stale_after.as_secs_f64())
+        .bind(idle.as_secs_f64())
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Discards the uploads still being received that have not moved for `idle` (their sender
+    /// is gone): their staged rows are deleted and uncounted. Returns how many.
+    pub async fn discard_stale_uploads(&self, idle: std::time::Duration) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let stale: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE uploads SET state = 'discarded', finished_at = now()
+             WHERE state = 'receiving' AND touched_at < now() - make_interval(secs => $1)
+             RETURNING id",
+        )
+        .bind(idle.as_secs_f64())
+        .fetch_all(&mut *tx)
         .await?;
-        let (releasing, stale): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|(_, s)| s == "releasing");
-        Ok((
-            releasing.into_iter().map(|(id, _)| id).collect(),
-            stale.into_iter().map(|(id, _)| id).collect(),
-        ))
+        if !stale.is_empty() {
+            sqlx::query(DISCARD_STAGED)
+                .bind(&stale)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(stale.len())
     }
 
     /// A page of `campaign`'s items in job-id (time) order, after job id `after`.

@@ -9,7 +9,7 @@
 //! - [`outcomes`](Ledger::record): the worker's batched write of final outcomes; an item's
 //!   outcome is written once, however often its job was delivered.
 //! - [`status`](Ledger::counts), [`progress`](Ledger::campaign_progress) (for metrics),
-//!   [`audit`](Ledger::audit), [`accounts`](Ledger::sync_account).
+//!   [`audit`](Ledger::audit), [`accounts`](Ledger::sync_accounts).
 //!
 //! The schema is versioned in `migrations/` and applied by [`Ledger::migrate`]
 //! (`bulkleave migrate`, or at start with `database.migrate_on_start`).
@@ -22,12 +22,14 @@ mod outcomes;
 mod progress;
 mod status;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-pub use self::accounts::AccountRow;
+pub use self::accounts::AccountState;
 pub use self::audit::AuditEntry;
 pub use self::campaigns::{Campaign, CampaignState, Change};
 pub use self::items::{Item, ItemFilter, NewItem, UploadState};
@@ -65,6 +67,15 @@ pub enum Error {
         /// Its id.
         id: String,
     },
+    /// The upload is no longer in the state this step needs: housekeeping discarded it as
+    /// stale, or another process ended it.
+    #[error("upload {id} is no longer {expected} (discarded as stale, or ended elsewhere)")]
+    UploadGone {
+        /// The upload.
+        id: uuid::Uuid,
+        /// The state the step needed.
+        expected: &'static str,
+    },
     /// The change is not allowed in the row's current state.
     #[error("campaign {id:?} is {state}: cannot {action}")]
     State {
@@ -84,6 +95,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Ledger {
     pool: PgPool,
+    /// Campaigns known to exist (campaigns are never deleted), shared by the clones: the
+    /// outcome writer creates only those it has not seen yet.
+    ensured: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -107,7 +121,7 @@ impl Ledger {
         let pool = pool_options(settings, DEFAULT_ACQUIRE_TIMEOUT)
             .connect(settings.url.expose().as_str())
             .await?;
-        Ok(Ledger { pool })
+        Ok(Ledger::from_pool(pool))
     }
 
     /// A ledger whose connections are opened on first use, so a service can start while
@@ -116,12 +130,15 @@ impl Ledger {
     pub fn connect_lazy(settings: &DatabaseSettings, acquire_timeout: Duration) -> Result<Self> {
         let pool =
             pool_options(settings, acquire_timeout).connect_lazy(settings.url.expose().as_str())?;
-        Ok(Ledger { pool })
+        Ok(Ledger::from_pool(pool))
     }
 
     /// A ledger on an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
-        Ledger { pool }
+        Ledger {
+            pool,
+            ensured: Arc::default(),
+        }
     }
 
     /// The connection pool.

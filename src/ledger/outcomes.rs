@@ -22,7 +22,35 @@ pub struct Recorded {
     pub done: Vec<String>,
 }
 
+/// Campaign ids remembered as existing, at most; past it the memory starts afresh.
+const MAX_ENSURED: usize = 100_000;
+
 impl Ledger {
+    /// Creates the campaigns `records` name that this ledger has not seen exist yet.
+    async fn ensure_known(&self, records: &[&OutcomeRecord]) -> Result<()> {
+        let mut campaigns: Vec<String> = {
+            let known = self.ensured.lock().unwrap_or_else(|e| e.into_inner());
+            records
+                .iter()
+                .filter_map(|r| r.campaign.as_deref())
+                .filter(|c| !known.contains(*c))
+                .map(str::to_owned)
+                .collect()
+        };
+        if campaigns.is_empty() {
+            return Ok(());
+        }
+        campaigns.sort();
+        campaigns.dedup();
+        self.ensure_campaigns(&campaigns, "submission").await?;
+        let mut known = self.ensured.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() + campaigns.len() > MAX_ENSURED {
+            known.clear();
+        }
+        known.extend(campaigns);
+        Ok(())
+    }
+
     /// Writes the final outcomes in `records` (their campaigns are created if unknown).
     pub async fn record<'a>(
         &self,
@@ -36,11 +64,7 @@ impl Ledger {
         if records.is_empty() {
             return Ok(Recorded::default());
         }
-        let mut campaigns: Vec<String> =
-            records.iter().filter_map(|r| r.campaign.clone()).collect();
-        campaigns.sort();
-        campaigns.dedup();
-        self.ensure_campaigns(&campaigns, "submission").await?;
+        self.ensure_known(&records).await?;
 
         // Columns borrow from the records: one allocation per column, none per value.
         let text = |f: fn(&OutcomeRecord) -> &str| records.iter().map(|r| f(r)).collect::<Vec<_>>();

@@ -45,13 +45,16 @@ struct Row {
     success: Option<bool>,
     dead_letter: bool,
     n: i64,
+    /// Of them, finished in the last minute.
+    recent: i64,
 }
 
 impl Ledger {
     /// The counts of `campaign` (one pass over its items).
     pub async fn counts(&self, campaign: &str) -> Result<Counts> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT provider, account, outcome, success, dead_letter, count(*) AS n
+            "SELECT provider, account, outcome, success, dead_letter, count(*) AS n,
+                    count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS recent
              FROM items WHERE campaign_id = $1
              GROUP BY provider, account, outcome, success, dead_letter",
         )
@@ -66,8 +69,10 @@ impl Ledger {
             success,
             dead_letter: dead,
             n,
+            recent,
         } in rows
         {
+            counts.finished_last_minute += recent;
             let class = outcome.clone().unwrap_or_else(|| "pending".into());
             *counts.by_outcome.entry(class).or_default() += n;
             if dead {
@@ -86,14 +91,6 @@ impl Ledger {
                 }
             }
         }
-        let (recent,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM items
-             WHERE campaign_id = $1 AND finished_at > now() - interval '1 minute'",
-        )
-        .bind(campaign)
-        .fetch_one(&self.pool)
-        .await?;
-        counts.finished_last_minute = recent;
         Ok(counts)
     }
 }

@@ -25,7 +25,7 @@ use futures_util::future::Either;
 use futures_util::{Stream, stream};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
 
-/// The format of an upload.
+/// The format of an upload (and of a campaign report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// RFC 4180 CSV with a header row naming the columns.

@@ -70,20 +70,31 @@ pub fn consumer_name() -> String {
     format!("{host}-{}-{:04x}", std::process::id(), fastrand::u16(..))
 }
 
-/// Runs the pool on `queue` until `shutdown` completes, then drains.
+/// Runs the pool on `queue` until `shutdown` completes, then drains; with `ledger.enabled`
+/// its ledger writer records outcomes on a pool of its own.
 pub async fn run(
     settings: &Settings,
     queue: Queue,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, Error> {
-    run_with_metrics(settings, queue, None, shutdown).await
+    let ledger = if settings.ledger.enabled {
+        Some(Ledger::connect_lazy(
+            &settings.database,
+            crate::ledger::DEFAULT_ACQUIRE_TIMEOUT,
+        )?)
+    } else {
+        None
+    };
+    run_with_metrics(settings, queue, ledger, None, shutdown).await
 }
 
-/// [`run`], counting settlements and provider attempts in `metrics` (`bulkleave worker`
-/// serves them on `GET /metrics`).
+/// [`run`], with the ledger writer recording outcomes in `ledger` (none: no writer), and
+/// counting settlements and provider attempts in `metrics` (`bulkleave worker` serves them on
+/// `GET /metrics`, and shares its ledger pool with the metrics).
 pub async fn run_with_metrics(
     settings: &Settings,
     queue: Queue,
+    ledger: Option<Ledger>,
     metrics: Option<JobMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, Error> {
@@ -120,12 +131,8 @@ pub async fn run_with_metrics(
         Arc::new(ingest::account_check(settings)),
         stop.clone(),
     ));
-    let recorder = if settings.ledger.enabled {
-        let campaigns = Campaigns::new(
-            Ledger::connect_lazy(&settings.database, crate::ledger::DEFAULT_ACQUIRE_TIMEOUT)?,
-            queue.clone(),
-            Arc::new(settings.clone()),
-        );
+    let recorder = if let Some(ledger) = ledger {
+        let campaigns = Campaigns::new(ledger, queue.clone(), Arc::new(settings.clone()));
         let stop_recorder = CancellationToken::new();
         let options = RecorderOptions {
             batch: settings.ledger.batch,
