@@ -95,7 +95,8 @@ pub async fn report(
     queue: &Queue,
     account: &AccountSettings,
 ) -> queue::Result<AccountReport> {
-    let status = queue.account_status(account.name.as_str()).await?;
+    let limits = settings.limits(account);
+    let status = queue.account_status(account.name.as_str(), &limits).await?;
     Ok(AccountReport::new(settings, account, status))
 }
 

@@ -192,7 +192,11 @@ async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
 /// Copies each configured account's pause state from the queue to the ledger.
 pub async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
     for (name, account) in &campaigns.settings().accounts {
-        let status = campaigns.queue().account_status(name.as_str()).await?;
+        let limits = campaigns.settings().limits(account);
+        let status = campaigns
+            .queue()
+            .account_status(name.as_str(), &limits)
+            .await?;
         let pause = status
             .paused
             .as_deref()

@@ -80,7 +80,7 @@ impl Campaigns {
                 continue;
             };
             let limits = self.settings.limits(account);
-            let status = self.queue.account_status(name).await?;
+            let status = self.queue.account_status(name, &limits).await?;
             match status.eta(limits.quota, &limits.policy, limits.cost) {
                 AccountEta::Paused => {
                     paused.insert(name.clone(), "paused".to_owned());
