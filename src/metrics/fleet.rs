@@ -11,7 +11,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures_util::future::try_join_all;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -55,9 +54,8 @@ impl Default for FleetOptions {
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
     depth: QueueDepth,
+    /// One per configured account, in the order of `Settings::accounts`.
     accounts: Vec<AccountReport>,
-    /// Quota per second of each account, in the order of `accounts`.
-    quota_per_second: Vec<f64>,
     /// `None` without a ledger, or when it could not be read.
     campaigns: Option<Vec<(CampaignProgress, u64)>>,
 }
@@ -127,27 +125,13 @@ impl Fleet {
     }
 
     async fn read(&self) -> crate::queue::Result<Snapshot> {
-        let settings = &self.settings;
         let (depth, accounts) = tokio::try_join!(
             self.queue.depth(),
-            try_join_all(settings.accounts.values().map(|a| accounts::report(
-                settings,
-                &self.queue,
-                a
-            ))),
+            accounts::report_all(&self.settings, &self.queue),
         )?;
-        let quota_per_second = settings
-            .accounts
-            .values()
-            .map(|a| {
-                let q = settings.quota(a);
-                f64::from(q.count.get()) / q.period.as_secs_f64()
-            })
-            .collect();
         Ok(Snapshot {
             depth,
             accounts,
-            quota_per_second,
             campaigns: None,
         })
     }
@@ -287,43 +271,45 @@ impl Fleet {
                 ("provider", a.provider.clone()),
             ]
         };
-        let each = |f: &dyn Fn(usize, &AccountReport) -> f64| {
+        let each = |f: &dyn Fn(&AccountReport) -> f64| {
             s.accounts
                 .iter()
-                .enumerate()
-                .map(|(i, a)| (labels(a), f(i, a)))
+                .map(|a| (labels(a), f(a)))
                 .collect::<Vec<_>>()
         };
         gauges(
             encoder,
             "bulkleave_account_quota_per_second",
             "The account's quota in force (N/period), in requests per second",
-            each(&|i, _| s.quota_per_second[i]),
+            s.accounts
+                .iter()
+                .zip(self.settings.accounts.values())
+                .map(|(a, settings)| (labels(a), self.settings.quota(settings).per_second_f64())),
         )?;
         gauges(
             encoder,
             "bulkleave_account_effective_per_second",
             "The account's effective rate now: its quota within the window's headroom, lowered \
              after 429s (AIMD)",
-            each(&|_, a| a.effective_per_second),
+            each(&|a| a.effective_per_second),
         )?;
         gauges(
             encoder,
             "bulkleave_account_cooldown_seconds",
             "Seconds until the account's cooldown ends (0: not cooling down)",
-            each(&|_, a| secs_until(a.cooldown_until_ms, a.now_ms)),
+            each(&|a| secs_until(a.cooldown_until_ms, a.now_ms)),
         )?;
         gauges(
             encoder,
             "bulkleave_account_booked_seconds",
             "How far ahead the account's quota slots are booked, in seconds",
-            each(&|_, a| secs_until(a.booked_until_ms, a.now_ms)),
+            each(&|a| secs_until(a.booked_until_ms, a.now_ms)),
         )?;
         gauges(
             encoder,
             "bulkleave_account_paused",
             "1 while the account is paused after an account error",
-            each(&|_, a| if a.paused.is_some() { 1.0 } else { 0.0 }),
+            each(&|a| if a.paused.is_some() { 1.0 } else { 0.0 }),
         )?;
         gauges(
             encoder,
