@@ -67,10 +67,11 @@ pub struct Fleet {
     queue: Queue,
     ledger: Option<Ledger>,
     options: FleetOptions,
-    /// The last read, when it was taken, and whether it succeeded.
-    last: tokio::sync::Mutex<Option<(Instant, Option<Arc<Snapshot>>)>>,
-    /// What the next encoding shows.
-    current: Mutex<Option<Arc<Snapshot>>>,
+    /// Held while reading, so concurrent scrapes wait for one read instead of each making one.
+    reading: tokio::sync::Mutex<()>,
+    /// The last read: when it was taken, and the snapshot (`None`: it failed). The next
+    /// encoding shows it.
+    last: Mutex<Option<(Instant, Option<Arc<Snapshot>>)>>,
 }
 
 impl Fleet {
@@ -86,42 +87,46 @@ impl Fleet {
             queue,
             ledger,
             options,
-            last: tokio::sync::Mutex::new(None),
-            current: Mutex::new(None),
+            reading: tokio::sync::Mutex::new(()),
+            last: Mutex::new(None),
         }
     }
 
     /// Reads the fleet's state unless a read younger than `cache_for` exists; the next
-    /// encoding shows it.
+    /// encoding shows it. The queue and the campaigns are read at the same time, each within
+    /// `read_timeout`, so a refresh takes `read_timeout` at most.
     pub async fn refresh(&self) {
-        let mut last = self.last.lock().await;
-        let fresh = last
+        let _reading = self.reading.lock().await;
+        let fresh = self
+            .last()
             .as_ref()
-            .filter(|(at, _)| at.elapsed() < self.options.cache_for)
-            .map(|(_, snapshot)| snapshot.clone());
-        let snapshot = match fresh {
-            Some(snapshot) => snapshot,
-            None => {
-                let read = tokio::time::timeout(self.options.read_timeout, self.read()).await;
-                let snapshot = match read {
-                    Ok(Ok(mut s)) => {
-                        s.campaigns = self.campaigns().await;
-                        Some(Arc::new(s))
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "metrics: cannot read the queue's state");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!("metrics: reading the queue's state timed out");
-                        None
-                    }
-                };
-                *last = Some((Instant::now(), snapshot.clone()));
-                snapshot
+            .is_some_and(|(at, _)| at.elapsed() < self.options.cache_for);
+        if fresh {
+            return;
+        }
+        let (read, campaigns) = tokio::join!(
+            tokio::time::timeout(self.options.read_timeout, self.read()),
+            self.campaigns(),
+        );
+        let snapshot = match read {
+            Ok(Ok(mut s)) => {
+                s.campaigns = campaigns;
+                Some(Arc::new(s))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: cannot read the queue's state");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("metrics: reading the queue's state timed out");
+                None
             }
         };
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = snapshot;
+        *self.last() = Some((Instant::now(), snapshot));
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Option<Arc<Snapshot>>)>> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn read(&self) -> crate::queue::Result<Snapshot> {
@@ -198,11 +203,7 @@ fn secs_until(at_ms: Option<u64>, now_ms: u64) -> f64 {
 
 impl Collector for Fleet {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let current = self.last().as_ref().and_then(|(_, s)| s.clone());
         gauge(
             &mut encoder,
             "bulkleave_fleet_up",
