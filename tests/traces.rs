@@ -648,7 +648,24 @@ async fn a_campaign_with_secret_tokens_leaks_them_into_no_log_span_or_metric() {
             .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
         "JSON lines"
     );
-    assert!(logs.contains("\"account\":\"x\""), "the 401 was logged");
+    // The 401 paused `x`, and the line saying so is the job's: its fields and the reason.
+    let paused = logs
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| {
+            l["account"] == "x"
+                && l["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("account paused"))
+        })
+        .unwrap_or_else(|| panic!("no 'account paused' line for x in:\n{logs}"));
+    assert_eq!(paused["level"], "WARN", "{paused}");
+    assert_eq!(paused["provider"], "wasend", "{paused}");
+    assert_eq!(paused["campaign"], "offboard-canary", "{paused}");
+    assert!(
+        paused["reason"].as_str().is_some_and(|r| r.contains("401")),
+        "{paused}"
+    );
     assert!(
         received.spans().iter().any(|g| g.span.name == "POST"),
         "provider calls were exported"
