@@ -2,6 +2,7 @@
 //! the fleet (paused, cooling down, effective rate, backlog, ETA). One computation for every
 //! view of it: `bulkleave account list` and `GET /v1/accounts`.
 
+use futures_util::future::try_join_all;
 use serde::Serialize;
 
 use crate::config::{AccountSettings, Settings};
@@ -95,15 +96,18 @@ pub async fn report(
     queue: &Queue,
     account: &AccountSettings,
 ) -> queue::Result<AccountReport> {
-    let status = queue.account_status(account.name.as_str()).await?;
+    let limits = settings.limits(account);
+    let status = queue.account_status(account.name.as_str(), &limits).await?;
     Ok(AccountReport::new(settings, account, status))
 }
 
-/// The reports of every configured account, in name order.
+/// The reports of every configured account, in name order (read concurrently).
 pub async fn report_all(settings: &Settings, queue: &Queue) -> queue::Result<Vec<AccountReport>> {
-    let mut reports = Vec::with_capacity(settings.accounts.len());
-    for account in settings.accounts.values() {
-        reports.push(report(settings, queue, account).await?);
-    }
-    Ok(reports)
+    try_join_all(
+        settings
+            .accounts
+            .values()
+            .map(|account| report(settings, queue, account)),
+    )
+    .await
 }

@@ -92,12 +92,14 @@ async fn a_broken_account_is_paused_its_jobs_wait_and_resume_finishes_them() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
+    let broken_account = &settings.accounts[&"broken".parse().unwrap()];
+    let limits = settings.limits(broken_account);
     let worker = common::InProcessWorker::start(settings.clone(), q.clone());
     let start = Instant::now();
     common::await_outcome_count(&redis, 40, Duration::from_secs(20)).await;
     // Wait until every broken job is parked (none is retried in a loop, none fails).
     let status = loop {
-        let s = q.account_status("broken").await.unwrap();
+        let s = q.account_status("broken", &limits).await.unwrap();
         if s.parked == 30 || start.elapsed() > Duration::from_secs(20) {
             break s;
         }
@@ -177,7 +179,7 @@ async fn a_broken_account_is_paused_its_jobs_wait_and_resume_finishes_them() {
         .filter(|r| r.account == "broken" && r.class == "left")
         .count();
     assert_eq!(ok, 30, "every parked job finished after the resume");
-    let status = q.account_status("broken").await.unwrap();
+    let status = q.account_status("broken", &limits).await.unwrap();
     assert_eq!((status.backlog, status.parked, status.paused), (0, 0, None));
 
     // Resuming an unknown account is a usage error naming it.
@@ -192,5 +194,51 @@ async fn a_broken_account_is_paused_its_jobs_wait_and_resume_finishes_them() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("\"nobody\" is not a configured account")
     );
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+/// Grants older than the window no longer count as "requests granted in the current window",
+/// though only admission prunes the window's log and an idle account has none.
+#[tokio::test]
+async fn requests_in_window_forgets_the_grants_of_an_idle_account() {
+    use bulkleave::queue::{Admit, Limits};
+    use bulkleave::quota::QuotaPolicy;
+
+    let redis = common::redis_settings();
+    let q = Queue::connect(&redis, QueueOptions::default())
+        .await
+        .unwrap();
+    // Window: 1 s × 1.01; slots 1 ms apart, so each job waits in place at most.
+    let limits = Limits {
+        quota: "1000/s".parse().unwrap(),
+        policy: QuotaPolicy::default(),
+        cost: 1,
+    };
+    q.enqueue_many(&jobs("idle", 3, 0)).await.unwrap();
+    let mut conn = q
+        .blocking_connection(Duration::from_millis(50))
+        .await
+        .unwrap();
+    let deliveries = q
+        .fetch(&mut conn, "w", 3, Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 3);
+    for d in &deliveries {
+        let mut first = true;
+        loop {
+            match q.admit("w", d, &limits, first).await.unwrap() {
+                Admit::Go => break,
+                Admit::Wait(wait) => tokio::time::sleep(wait).await,
+                other => panic!("{other:?}"),
+            }
+            first = false;
+        }
+    }
+    let status = q.account_status("idle", &limits).await.unwrap();
+    assert_eq!(status.in_window, 3);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let status = q.account_status("idle", &limits).await.unwrap();
+    assert_eq!(status.in_window, 0, "{status:?}");
     common::drop_prefix(&redis.key_prefix).await;
 }

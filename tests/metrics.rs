@@ -18,7 +18,7 @@ use bulkleave::api::{AppState, app};
 use bulkleave::campaign::Campaigns;
 use bulkleave::config::{RedisSettings, Settings, load_with_env};
 use bulkleave::job::{LeaveJob, LeaveRequest};
-use bulkleave::metrics::{Fleet, FleetOptions, Metrics};
+use bulkleave::metrics::{Fleet, FleetOptions, JobMetrics, Metrics};
 use bulkleave::queue::Queue;
 use bulkleave::simulator::{SimAccount, Simulator, SimulatorConfig};
 use bulkleave::upload::{self, Format};
@@ -384,10 +384,11 @@ async fn an_account_error_shows_the_account_paused_and_its_jobs_waiting_not_runn
             ..FleetOptions::default()
         },
     );
-    let metrics = Arc::new(Metrics::new(fleet).with_jobs(&settings));
+    let jobs = JobMetrics::new(&settings);
+    let metrics = Arc::new(Metrics::new(fleet).with_jobs(&jobs));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let run = {
-        let (settings, queue, jobs) = (settings.clone(), queue.clone(), metrics.jobs().cloned());
+        let (settings, queue, jobs) = (settings.clone(), queue.clone(), Some(jobs));
         tokio::spawn(async move {
             bulkleave::worker::run_with_metrics(&settings, queue, None, jobs, async {
                 let _ = stopped.await;

@@ -378,3 +378,34 @@ async fn token_cut_by_the_excerpt_limit_is_not_leaked() {
         "HTTP 500",
     );
 }
+
+/// A token with characters a path segment keeps (`-`, `.`, `_`, `~`) and characters it encodes
+/// (`/`, `+`, space): its URL form is neither the raw token nor its fully encoded form.
+const MIXED_TOKEN: &str = "MIXED-s3cr3t/t0k.en+9f_2c~x y";
+
+#[tokio::test]
+async fn a_token_with_reserved_characters_is_redacted_in_its_url_form() {
+    let encoded = "MIXED-s3cr3t%2Ft0k.en%2B9f_2c~x%20y";
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/waInstance{INSTANCE}/leaveGroup/{encoded}")))
+        .respond_with(echo_path(500, "Internal error at ".into()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let report = GreenApi::new(
+        common::http_client(),
+        &common::provider_settings(&server.uri()),
+        &account(LeaveGroupFalse::default(), None),
+        SecretString::from(MIXED_TOKEN),
+    )
+    .leave(&group())
+    .await;
+    server.verify().await;
+    let echoed = format!("waInstance{INSTANCE}/leaveGroup/[redacted]");
+    common::check_one("mixed", &report, OutcomeClass::ProviderError, &echoed);
+    let json = serde_json::to_string(&report).unwrap();
+    for text in [format!("{report:?}"), json, report.outcome.to_string()] {
+        assert!(!text.contains("s3cr3t"), "the token leaked: {text}");
+    }
+}

@@ -61,7 +61,7 @@ async fn a_backlog_is_booked_one_slot_per_job_and_each_job_delayed_once() {
     assert_eq!((stats.delayed, stats.in_flight), (19, 1));
 
     // The backlog is known, and so is when it will be done.
-    let status = q.account_status("a").await.unwrap();
+    let status = q.account_status("a", &lim).await.unwrap();
     assert_eq!(status.backlog, 20);
     match status.eta(lim.quota, &lim.policy, 1) {
         Eta::At { at_ms } => {
@@ -148,7 +148,7 @@ async fn the_window_never_holds_more_than_the_quota_however_jobs_arrive() {
         (5, 6),
         "granted in one window"
     );
-    let status = q.account_status("a").await.unwrap();
+    let status = q.account_status("a", &lim).await.unwrap();
     assert_eq!(status.in_window, 5);
     // The re-booked ones go at their new slots, through their waits.
     let start = Instant::now();
@@ -193,7 +193,7 @@ async fn a_slow_account_does_not_delay_another() {
         }
     }
     assert_eq!(fast_went, 50, "the fast account ran at once");
-    let status = q.account_status("slow").await.unwrap();
+    let status = q.account_status("slow", &slow).await.unwrap();
     // 199 booked slots at 6.06 s: about 20 minutes ahead.
     let ahead = last_slow - status.now_ms;
     assert!((1_195_000..=1_206_000).contains(&ahead), "{ahead}");
@@ -223,7 +223,7 @@ async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
         .await
         .unwrap()
         .unwrap();
-    let status = q.account_status("a").await.unwrap();
+    let status = q.account_status("a", &lim).await.unwrap();
     let cool = status.cooldown_until_ms.unwrap();
     assert!((2_990..=3_010).contains(&(cool - status.now_ms)));
     assert!(at >= cool, "the throttled job runs after the cooldown");
@@ -259,7 +259,7 @@ async fn a_429_cools_the_whole_account_and_lowers_its_rate_once_per_period() {
     .await
     .unwrap()
     .unwrap();
-    let status = q.account_status("a").await.unwrap();
+    let status = q.account_status("a", &lim).await.unwrap();
     assert_eq!(status.factor_now(lim.quota, &lim.policy), 0.5);
     assert_eq!(status.throttled, 2);
     assert_eq!(status.cooldown_until_ms, Some(cool));
@@ -290,7 +290,7 @@ async fn an_account_error_pauses_the_account_and_parks_its_jobs_until_resumed() 
     }
     // Another account runs on.
     assert_eq!(q.admit("w", b[0], &lim, true).await.unwrap(), Admit::Go);
-    let status = q.account_status("a").await.unwrap();
+    let status = q.account_status("a", &lim).await.unwrap();
     assert_eq!(status.paused.as_deref(), Some(reason));
     assert!(status.paused_at_ms.is_some());
     assert_eq!((status.parked, status.backlog), (5, 5));
@@ -301,7 +301,7 @@ async fn an_account_error_pauses_the_account_and_parks_its_jobs_until_resumed() 
     let resumed = q.resume_account("a").await.unwrap();
     assert!(resumed.was_paused);
     assert_eq!(resumed.requeued, 5);
-    let status = q.account_status("a").await.unwrap();
+    let status = q.account_status("a", &lim).await.unwrap();
     assert_eq!((status.paused, status.parked), (None, 0));
     let back = fetch(&q, "w", 10).await;
     let mut ids: Vec<_> = back.iter().map(|d| d.job.id).collect();

@@ -312,6 +312,21 @@ pub async fn requeue_many(
                     result: r.into(),
                 })
                 .collect();
+            // Each requeued job is audited as if requeued on its own.
+            for r in results
+                .iter()
+                .filter(|r| r.result == RequeueResult::Requeued)
+            {
+                let target = format!("job:{}", r.id);
+                state
+                    .audit(
+                        &actor,
+                        "dead_letter.requeue",
+                        &target,
+                        serde_json::json!({}),
+                    )
+                    .await;
+            }
             Ok(Json(RequeueSummary {
                 requeued: results
                     .iter()

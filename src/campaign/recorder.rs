@@ -204,10 +204,15 @@ async fn housekeeping(campaigns: &Campaigns, options: &RecorderOptions) {
 /// read at once, written in one statement.
 async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
     let accounts = &campaigns.settings().accounts;
+    let limits: Vec<_> = accounts
+        .values()
+        .map(|account| campaigns.settings().limits(account))
+        .collect();
     let statuses = futures_util::future::try_join_all(
         accounts
             .keys()
-            .map(|name| campaigns.queue().account_status(name.as_str())),
+            .zip(&limits)
+            .map(|(name, limits)| campaigns.queue().account_status(name.as_str(), limits)),
     )
     .await?;
     let states: Vec<AccountState<'_>> = accounts

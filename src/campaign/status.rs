@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Campaigns, Result};
+use crate::accounts;
 use crate::job::AccountName;
 use crate::ledger::{Campaign, Counts};
 use crate::quota::Eta as AccountEta;
@@ -79,14 +80,13 @@ impl Campaigns {
                 paused.insert(name.clone(), "not configured".to_owned());
                 continue;
             };
-            let limits = self.settings.limits(account);
-            let status = self.queue.account_status(name).await?;
-            match status.eta(limits.quota, &limits.policy, limits.cost) {
+            let report = accounts::report(&self.settings, &self.queue, account).await?;
+            match report.eta {
                 AccountEta::Paused => {
                     paused.insert(name.clone(), "paused".to_owned());
                 }
                 AccountEta::At { at_ms } => latest = latest.max(at_ms),
-                AccountEta::Idle => latest = latest.max(status.now_ms),
+                AccountEta::Idle => latest = latest.max(report.now_ms),
             }
         }
         if !paused.is_empty() {

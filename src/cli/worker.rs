@@ -69,8 +69,8 @@ async fn serve_metrics(
         ledger,
         FleetOptions::default(),
     );
-    let metrics = Arc::new(Metrics::new(fleet).with_jobs(settings));
-    let jobs = metrics.jobs().cloned().ok_or(1u8)?;
+    let jobs = crate::metrics::JobMetrics::new(settings);
+    let metrics = Arc::new(Metrics::new(fleet).with_jobs(&jobs));
     if let Ok(bound) = listener.local_addr() {
         tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
     }

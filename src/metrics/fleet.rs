@@ -11,7 +11,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use futures_util::future::try_join_all;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -55,9 +54,8 @@ impl Default for FleetOptions {
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
     depth: QueueDepth,
+    /// One per configured account, in the order of `Settings::accounts`.
     accounts: Vec<AccountReport>,
-    /// Quota per second of each account, in the order of `accounts`.
-    quota_per_second: Vec<f64>,
     /// `None` without a ledger, or when it could not be read.
     campaigns: Option<Vec<(CampaignProgress, u64)>>,
 }
@@ -69,10 +67,11 @@ pub struct Fleet {
     queue: Queue,
     ledger: Option<Ledger>,
     options: FleetOptions,
-    /// The last read, when it was taken, and whether it succeeded.
-    last: tokio::sync::Mutex<Option<(Instant, Option<Arc<Snapshot>>)>>,
-    /// What the next encoding shows.
-    current: Mutex<Option<Arc<Snapshot>>>,
+    /// Held while reading, so concurrent scrapes wait for one read instead of each making one.
+    reading: tokio::sync::Mutex<()>,
+    /// The last read: when it was taken, and the snapshot (`None`: it failed). The next
+    /// encoding shows it.
+    last: Mutex<Option<(Instant, Option<Arc<Snapshot>>)>>,
 }
 
 impl Fleet {
@@ -88,66 +87,56 @@ impl Fleet {
             queue,
             ledger,
             options,
-            last: tokio::sync::Mutex::new(None),
-            current: Mutex::new(None),
+            reading: tokio::sync::Mutex::new(()),
+            last: Mutex::new(None),
         }
     }
 
     /// Reads the fleet's state unless a read younger than `cache_for` exists; the next
-    /// encoding shows it.
+    /// encoding shows it. The queue and the campaigns are read at the same time, each within
+    /// `read_timeout`, so a refresh takes `read_timeout` at most.
     pub async fn refresh(&self) {
-        let mut last = self.last.lock().await;
-        let fresh = last
+        let _reading = self.reading.lock().await;
+        let fresh = self
+            .last()
             .as_ref()
-            .filter(|(at, _)| at.elapsed() < self.options.cache_for)
-            .map(|(_, snapshot)| snapshot.clone());
-        let snapshot = match fresh {
-            Some(snapshot) => snapshot,
-            None => {
-                let read = tokio::time::timeout(self.options.read_timeout, self.read()).await;
-                let snapshot = match read {
-                    Ok(Ok(mut s)) => {
-                        s.campaigns = self.campaigns().await;
-                        Some(Arc::new(s))
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "metrics: cannot read the queue's state");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!("metrics: reading the queue's state timed out");
-                        None
-                    }
-                };
-                *last = Some((Instant::now(), snapshot.clone()));
-                snapshot
+            .is_some_and(|(at, _)| at.elapsed() < self.options.cache_for);
+        if fresh {
+            return;
+        }
+        let (read, campaigns) = tokio::join!(
+            tokio::time::timeout(self.options.read_timeout, self.read()),
+            self.campaigns(),
+        );
+        let snapshot = match read {
+            Ok(Ok(mut s)) => {
+                s.campaigns = campaigns;
+                Some(Arc::new(s))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: cannot read the queue's state");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("metrics: reading the queue's state timed out");
+                None
             }
         };
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = snapshot;
+        *self.last() = Some((Instant::now(), snapshot));
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Option<Arc<Snapshot>>)>> {
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn read(&self) -> crate::queue::Result<Snapshot> {
-        let settings = &self.settings;
         let (depth, accounts) = tokio::try_join!(
             self.queue.depth(),
-            try_join_all(settings.accounts.values().map(|a| accounts::report(
-                settings,
-                &self.queue,
-                a
-            ))),
+            accounts::report_all(&self.settings, &self.queue),
         )?;
-        let quota_per_second = settings
-            .accounts
-            .values()
-            .map(|a| {
-                let q = settings.quota(a);
-                f64::from(q.count.get()) / q.period.as_secs_f64()
-            })
-            .collect();
         Ok(Snapshot {
             depth,
             accounts,
-            quota_per_second,
             campaigns: None,
         })
     }
@@ -214,11 +203,7 @@ fn secs_until(at_ms: Option<u64>, now_ms: u64) -> f64 {
 
 impl Collector for Fleet {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let current = self.last().as_ref().and_then(|(_, s)| s.clone());
         gauge(
             &mut encoder,
             "bulkleave_fleet_up",
@@ -287,43 +272,45 @@ impl Fleet {
                 ("provider", a.provider.clone()),
             ]
         };
-        let each = |f: &dyn Fn(usize, &AccountReport) -> f64| {
+        let each = |f: &dyn Fn(&AccountReport) -> f64| {
             s.accounts
                 .iter()
-                .enumerate()
-                .map(|(i, a)| (labels(a), f(i, a)))
+                .map(|a| (labels(a), f(a)))
                 .collect::<Vec<_>>()
         };
         gauges(
             encoder,
             "bulkleave_account_quota_per_second",
             "The account's quota in force (N/period), in requests per second",
-            each(&|i, _| s.quota_per_second[i]),
+            s.accounts
+                .iter()
+                .zip(self.settings.accounts.values())
+                .map(|(a, settings)| (labels(a), self.settings.quota(settings).per_second_f64())),
         )?;
         gauges(
             encoder,
             "bulkleave_account_effective_per_second",
             "The account's effective rate now: its quota within the window's headroom, lowered \
              after 429s (AIMD)",
-            each(&|_, a| a.effective_per_second),
+            each(&|a| a.effective_per_second),
         )?;
         gauges(
             encoder,
             "bulkleave_account_cooldown_seconds",
             "Seconds until the account's cooldown ends (0: not cooling down)",
-            each(&|_, a| secs_until(a.cooldown_until_ms, a.now_ms)),
+            each(&|a| secs_until(a.cooldown_until_ms, a.now_ms)),
         )?;
         gauges(
             encoder,
             "bulkleave_account_booked_seconds",
             "How far ahead the account's quota slots are booked, in seconds",
-            each(&|_, a| secs_until(a.booked_until_ms, a.now_ms)),
+            each(&|a| secs_until(a.booked_until_ms, a.now_ms)),
         )?;
         gauges(
             encoder,
             "bulkleave_account_paused",
             "1 while the account is paused after an account error",
-            each(&|_, a| if a.paused.is_some() { 1.0 } else { 0.0 }),
+            each(&|a| if a.paused.is_some() { 1.0 } else { 0.0 }),
         )?;
         gauges(
             encoder,

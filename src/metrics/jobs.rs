@@ -168,37 +168,40 @@ pub struct JobMetrics {
 }
 
 impl JobMetrics {
-    /// Metrics for the accounts of `settings`, registered in `registry`.
-    pub fn new(settings: &Settings, registry: &mut Registry) -> Self {
-        let metrics = JobMetrics {
+    /// Metrics for the accounts of `settings` (served once [registered](Self::register)).
+    pub fn new(settings: &Settings) -> Self {
+        JobMetrics {
             jobs: Family::default(),
             responses: Family::default(),
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
             accounts: settings.accounts.keys().map(|a| a.to_string()).collect(),
-        };
+        }
+    }
+
+    /// Registers the families in `registry` (see [`super::Metrics::with_jobs`]).
+    pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "bulkleave_jobs",
             "Deliveries settled by this worker, by outcome: final outcomes (final=\"true\") and \
              why others are not finished yet (final=\"false\")",
-            metrics.jobs.clone(),
+            self.jobs.clone(),
         );
         registry.register(
             "bulkleave_provider_responses",
             "Provider attempts by the HTTP status of the answer that decided them (none: no answer)",
-            metrics.responses.clone(),
+            self.responses.clone(),
         );
         registry.register(
             "bulkleave_provider_requests",
             "HTTP requests sent to providers, follow-ups and owner checks included",
-            metrics.requests.clone(),
+            self.requests.clone(),
         );
         registry.register(
             "bulkleave_attempt_duration_seconds",
             "Wall time of one provider attempt (all its requests), by outcome class",
-            metrics.durations.clone(),
+            self.durations.clone(),
         );
-        metrics
     }
 
     fn account(&self, job: &LeaveJob) -> String {

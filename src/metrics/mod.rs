@@ -46,7 +46,6 @@ pub enum Error {
 pub struct Metrics {
     registry: Registry,
     fleet: Arc<Fleet>,
-    jobs: Option<JobMetrics>,
 }
 
 impl Metrics {
@@ -55,22 +54,13 @@ impl Metrics {
         let fleet = Arc::new(fleet);
         let mut registry = Registry::default();
         registry.register_collector(Box::new(fleet.clone()));
-        Metrics {
-            registry,
-            fleet,
-            jobs: None,
-        }
+        Metrics { registry, fleet }
     }
 
-    /// Adds the job metrics of a worker for the accounts of `settings`.
-    pub fn with_jobs(mut self, settings: &crate::config::Settings) -> Self {
-        self.jobs = Some(JobMetrics::new(settings, &mut self.registry));
+    /// Also serves a worker's job metrics (`jobs` records them; its clones share the series).
+    pub fn with_jobs(mut self, jobs: &JobMetrics) -> Self {
+        jobs.register(&mut self.registry);
         self
-    }
-
-    /// The job metrics, if this process has them.
-    pub fn jobs(&self) -> Option<&JobMetrics> {
-        self.jobs.as_ref()
     }
 
     /// The scrape: reads the fleet's state (or reuses a recent read), then encodes everything.

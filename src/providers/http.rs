@@ -7,14 +7,16 @@
 //! - Bodies are read with a size cap ([`HttpClient::max_body_bytes`]).
 //! - Transport errors are turned into text *without the URL* (Green API's token is in the path).
 //! - Each request of an attempt runs in an HTTP client span (OpenTelemetry HTTP semantic
-//!   conventions: `http.request.method`, `url.full` with the account's secret redacted,
-//!   `server.address`, `server.port`, `http.response.status_code`, `error.type`).
+//!   conventions: `http.request.method`, `server.address`, `server.port`,
+//!   `http.response.status_code`, `error.type`, and on exported spans only `url.full` with the
+//!   account's secret redacted; log lines never show the URL).
 
 use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, RequestBuilder, header};
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use url::Url;
 
 use super::answer::{AnswerSummary, HttpAnswer};
@@ -25,8 +27,9 @@ use super::{AttemptReport, Outcome};
 pub const USER_AGENT: &str = concat!("bulkleave/", env!("CARGO_PKG_VERSION"));
 
 /// Characters left unescaped in a path segment: RFC 3986 unreserved only. Everything else,
-/// including `@`, `/`, `?` and `%`, is percent-encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+/// including `@`, `/`, `?` and `%`, is percent-encoded. The [`Redactor`] knows this encoding
+/// too: a secret sent as a path segment (Green API's token) appears in the URL in this form.
+pub(super) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -151,29 +154,36 @@ pub fn endpoint(base: &Url, segments: &[&str]) -> Result<Url, Outcome> {
     Ok(url)
 }
 
-/// The client span of one request. Its URL is written with the account's secret redacted
-/// (Green API's token is a path segment) and without any user or password.
+/// The client span of one request. When spans are exported, `url.full` is set on the
+/// exported span only (not a `tracing` field, so no log line ever carries it), with the
+/// account's secret redacted (Green API's token is a path segment) and without any user or
+/// password. The `fmt` layer enables every span, so the URL is only copied and redacted when
+/// traces are on.
 fn client_span(request: &reqwest::Request, redactor: &Redactor) -> tracing::Span {
     let url = request.url();
-    // Field values are only computed when the span is enabled.
-    let shown = || {
-        let mut shown = url.clone();
-        let _ = shown.set_username("");
-        let _ = shown.set_password(None);
-        redactor.text(shown.into())
-    };
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "http.request",
         otel.name = %request.method(),
         otel.kind = "client",
         otel.status_code = tracing::field::Empty,
         http.request.method = %request.method(),
-        url.full = shown(),
         server.address = url.host_str().unwrap_or(""),
         server.port = url.port_or_known_default().unwrap_or(0),
         http.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
-    )
+    );
+    if crate::telemetry::traces_on() {
+        span.set_attribute("url.full", shown_url(url, redactor));
+    }
+    span
+}
+
+/// `url` as a span may show it: no user or password, the account's secret redacted.
+fn shown_url(url: &Url, redactor: &Redactor) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    redactor.text(shown.into())
 }
 
 /// A request that got no HTTP answer.
@@ -334,6 +344,19 @@ mod tests {
         );
         for bad in ["", ".", ".."] {
             assert!(endpoint(&base, &["a", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_secret_path_segment_is_redacted_from_the_shown_url() {
+        let base = Url::parse("https://user:pw@api.example/").unwrap();
+        for token in ["ab-cd/ef123", "t0k.en_~ x+y", "s3cr3t%2F", "plain123456"] {
+            let url = endpoint(&base, &["waInstance1", "leaveGroup", token]).unwrap();
+            let shown = shown_url(&url, &Redactor::new(token));
+            assert_eq!(
+                shown, "https://api.example/waInstance1/leaveGroup/[redacted]",
+                "{token:?}"
+            );
         }
     }
 

@@ -1,7 +1,8 @@
 //! Removing an account's credential from everything an attempt reports.
 //!
 //! A [`Redactor`] knows the forms in which a credential can come back from a provider: as is,
-//! percent-encoded (echoed from a URL path), and, for composite credentials such as a cookie
+//! percent-encoded (every non-alphanumeric character, or as a URL path segment is: see
+//! [`super::http`]) when echoed from a URL, and, for composite credentials such as a cookie
 //! string, each of its parts. Bodies are redacted on receipt, before anything is derived from
 //! them, and reports once more when the attempt finishes.
 
@@ -30,15 +31,19 @@ impl Redactor {
     }
 
     /// Also redacts `part` (raw and percent-encoded), if it is long enough to be a secret.
+    ///
+    /// Percent-encoded means both every non-alphanumeric character encoded, and encoded as
+    /// a URL path segment ([`super::http::endpoint`] keeps `-`, `.`, `_` and `~`): a secret
+    /// with characters of both kinds has two different encoded forms.
     pub fn with_part(mut self, part: &str) -> Self {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
         let part = part.trim();
         if part.len() < MIN_PART_LEN {
             return self;
         }
-        let encoded =
-            percent_encoding::utf8_percent_encode(part, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
-        for needle in [part.to_owned(), encoded] {
+        let encoded = utf8_percent_encode(part, NON_ALPHANUMERIC).to_string();
+        let segment = utf8_percent_encode(part, super::http::SEGMENT).to_string();
+        for needle in [part.to_owned(), encoded, segment] {
             if !self.needles.contains(&needle) {
                 self.needles.push(needle);
             }
@@ -100,5 +105,12 @@ mod tests {
         r.bytes(&mut body);
         assert_eq!(body, b"xx [redacted] yy");
         assert_eq!(format!("{r:?}"), "Redactor(2 needles)");
+        // Kept by a path segment, encoded by NON_ALPHANUMERIC: three distinct forms.
+        let r = Redactor::new("ab-cd/ef_123");
+        assert_eq!(
+            r.text("ab-cd/ef_123 ab%2Dcd%2Fef%5F123 ab-cd%2Fef_123".into()),
+            "[redacted] [redacted] [redacted]"
+        );
+        assert_eq!(format!("{r:?}"), "Redactor(3 needles)");
     }
 }

@@ -1,7 +1,11 @@
 //! Accounts as the fleet shares them: their state for operators (`bulkleave account list`)
 //! and resuming a paused one (`bulkleave account resume NAME`).
 
-use super::{Queue, Result};
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::{Limits, Queue, Result};
 use crate::quota::{AccountStatus, RateFactor};
 
 /// Parked jobs moved back to the stream per script call while resuming.
@@ -16,30 +20,43 @@ pub struct Resumed {
     pub requeued: u64,
 }
 
+/// Reads an account's state in one step on Redis's clock: the clock (ms), the account's hash, its
+/// parked jobs, and the requests granted in its window. The window is the one admission uses
+/// (`period × (1 + headroom)`, see `room_at` in `lua/prelude.lua`); its log is only pruned by
+/// admission, so an idle account's old grants are still there and must not be counted.
+/// KEYS: 1 account hash, 2 parked list, 3 account log. ARGV: 1 period ms, 2 headroom.
+static STATUS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/prelude.lua"),
+        r#"
+local now = now_ms()
+local window = tonumber(ARGV[1]) * (1 + tonumber(ARGV[2]))
+local in_window = redis.call('ZCOUNT', KEYS[3], string.format('(%.17g', now - window), '+inf')
+return {math.floor(now), redis.call('HGETALL', KEYS[1]), redis.call('LLEN', KEYS[2]), in_window}
+"#
+    ))
+});
+
 impl Queue {
-    /// `account`'s shared state now.
-    pub async fn account_status(&self, account: &str) -> Result<AccountStatus> {
+    /// `account`'s shared state now; `limits` (its quota and pacing policy) define its window.
+    pub async fn account_status(&self, account: &str, limits: &Limits) -> Result<AccountStatus> {
         let mut conn = self.conn.clone();
-        let log = self.keys.account_log(account);
-        let ((secs, micros), fields, parked, in_window): (
-            (u64, u64),
+        let mut invocation = STATUS.prepare_invoke();
+        invocation
+            .key(self.keys.account(account))
+            .key(self.keys.account_parked(account))
+            .key(self.keys.account_log(account))
+            .arg(u64::try_from(limits.quota.period.as_millis()).unwrap_or(u64::MAX))
+            .arg(limits.policy.headroom);
+        let (now_ms, fields, parked, in_window): (
+            u64,
             std::collections::HashMap<String, String>,
             u64,
             u64,
-        ) = redis::pipe()
-            .cmd("TIME")
-            .cmd("HGETALL")
-            .arg(self.keys.account(account))
-            .cmd("LLEN")
-            .arg(self.keys.account_parked(account))
-            .cmd("ZCARD")
-            .arg(&log)
-            .query_async(&mut conn)
-            .await?;
+        ) = self.scripts.run(&mut conn, &invocation).await?;
         let num = |k: &str| fields.get(k).and_then(|v| v.parse::<f64>().ok());
         let ms = |k: &str| num(k).map(|v| v.max(0.0).ceil() as u64);
         let count = |k: &str| ms(k).unwrap_or(0);
-        let now_ms = secs * 1000 + micros / 1000;
         Ok(AccountStatus {
             paused: fields.get("paused").cloned(),
             paused_at_ms: ms("paused_at"),

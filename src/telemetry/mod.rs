@@ -89,11 +89,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are exported.
-    pub fn traces_on(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Exports the spans still buffered and stops the exporter (waits up to 5 s). Runs the
     /// blocking flush off the async runtime, which the gRPC exporter still needs.
     pub async fn shutdown(mut self) {

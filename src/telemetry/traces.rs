@@ -17,8 +17,8 @@
 //! | `OTEL_SDK_DISABLED` | `true` turns traces off |
 //! | `OTEL_TRACES_EXPORTER` | `otlp` (default) or `none` |
 //!
-//! Headers, timeouts, compression and the batch processor's `OTEL_BSP_*` are read by the
-//! exporter and the SDK themselves.
+//! The exporter is given the endpoint checked here; headers, timeouts, compression and the
+//! batch processor's `OTEL_BSP_*` are read by the exporter and the SDK themselves.
 
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
@@ -40,7 +40,7 @@ pub enum Transport {
 pub struct TraceEnv {
     /// The endpoint variable that is set (for messages).
     pub endpoint_variable: &'static str,
-    /// Its value.
+    /// Its value, checked: the exporter is given it (see [`TraceEnv::exporter_endpoint`]).
     pub endpoint: String,
     /// How spans travel.
     pub transport: Transport,
@@ -158,6 +158,21 @@ pub fn from_env(
     }))
 }
 
+impl TraceEnv {
+    /// The URL the exporter sends to: the traces endpoint as is, or for HTTP the base
+    /// endpoint with `/v1/traces` appended (as the OTLP specification and the SDK do).
+    pub fn exporter_endpoint(&self) -> String {
+        let base = self.endpoint_variable == "OTEL_EXPORTER_OTLP_ENDPOINT";
+        match self.transport {
+            Transport::HttpProtobuf if base && self.endpoint.ends_with('/') => {
+                format!("{}v1/traces", self.endpoint)
+            }
+            Transport::HttpProtobuf if base => format!("{}/v1/traces", self.endpoint),
+            _ => self.endpoint.clone(),
+        }
+    }
+}
+
 /// The sampler `OTEL_TRACES_SAMPLER` names, with its ratio from `OTEL_TRACES_SAMPLER_ARG`.
 fn sampler(name: Option<String>, arg: Option<String>) -> Result<Sampler, Error> {
     let ratio = || -> Result<f64, Error> {
@@ -195,13 +210,16 @@ fn sampler(name: Option<String>, arg: Option<String>) -> Result<Sampler, Error> 
 /// Builds the tracer provider: the OTLP exporter behind a batch processor, the sampler and
 /// the resource (`service.name`, `service.version`, `OTEL_RESOURCE_ATTRIBUTES`).
 pub fn provider(env: &TraceEnv) -> Result<SdkTracerProvider, Error> {
+    let endpoint = env.exporter_endpoint();
     let exporter = match env.transport {
         Transport::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(endpoint)
             .build(),
         Transport::Grpc => opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
+            .with_endpoint(endpoint)
             .build(),
     }
     .map_err(|e| Error::Exporter {
@@ -262,6 +280,18 @@ mod tests {
     fn defaults_and_precedence() {
         let env = read(&[EP]).unwrap().unwrap();
         assert_eq!(env.transport, Transport::HttpProtobuf);
+        assert_eq!(env.exporter_endpoint(), format!("{}/v1/traces", EP.1));
+        for (variable, value, sent) in [
+            (EP.0, "http://c:4318/base/", "http://c:4318/base/v1/traces"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://c:4318/custom",
+                "http://c:4318/custom",
+            ),
+        ] {
+            let env = read(&[(variable, value)]).unwrap().unwrap();
+            assert_eq!(env.exporter_endpoint(), sent, "{variable}={value}");
+        }
         assert_eq!(env.service_name, "bulkleave-worker");
         assert_eq!(env.endpoint_variable, "OTEL_EXPORTER_OTLP_ENDPOINT");
         let env = read(&[
@@ -278,6 +308,7 @@ mod tests {
         .unwrap();
         assert_eq!(env.transport, Transport::Grpc);
         assert_eq!(env.endpoint, "http://h:4317");
+        assert_eq!(env.exporter_endpoint(), "http://h:4317");
         assert_eq!(env.service_name, "from-attrs");
         let env = read(&[
             EP,

@@ -13,9 +13,24 @@ async fn submit(api: &TestApi) -> String {
     answer.ok(201)["job_id"].as_str().unwrap().to_owned()
 }
 
+/// The actions of the audit trail on `job:ID`, newest first, each checked to name the caller.
+async fn requeue_audits(api: &TestApi, id: &str) -> Vec<String> {
+    let uri = format!("/v1/audit?target=job:{id}");
+    let trail = api.call("GET", &uri, Some(TOKEN), None).await;
+    let entries = trail.ok(200)["entries"].as_array().unwrap().clone();
+    entries
+        .iter()
+        .map(|e| {
+            assert_eq!(e["actor"], "ci", "{e}");
+            e["action"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn list_and_requeue_dead_letters() {
-    let api = TestApi::start(&[]).await;
+    // A ledger of its own: requeuing is an operator action, kept in the audit trail.
+    let api = crate::campaigns::api_with_db(&[]).await;
     let id = submit(&api).await;
     assert_eq!(api.dead_letter_next(REASON).await, id);
 
@@ -73,6 +88,12 @@ async fn list_and_requeue_dead_letters() {
             {"id": "no-such-job", "result": "not_dead"},
         ]})
     );
+    // Audited like the one by id: one entry per job requeued, none for the rest.
+    assert_eq!(
+        requeue_audits(&api, &id).await,
+        ["dead_letter.requeue", "dead_letter.requeue"]
+    );
+    assert!(requeue_audits(&api, "no-such-job").await.is_empty());
 
     // All.
     api.dead_letter_next(REASON).await;

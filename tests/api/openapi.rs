@@ -98,6 +98,12 @@ async fn the_document_lists_exactly_the_routes() {
                 &serde_json::json!([{"bearer": []}]),
                 "{method} {path}"
             );
+            // And it is enforced: without a token, or with an unknown one, nothing runs.
+            for token in [None, Some("not-a-configured-token")] {
+                api.call(&method.to_uppercase(), &concrete(path), token, None)
+                    .await
+                    .problem(401, "unauthorized");
+            }
         }
     }
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
