@@ -140,6 +140,45 @@ async fn duplicates_are_not_enqueued_while_pending_or_within_the_ttl() {
     cleanup(&q).await;
 }
 
+/// A closed (or cancelled) campaign refuses new jobs in the enqueue script itself, now or
+/// delayed, one or many; the items it accepted before closing (a staged upload being released)
+/// still go in.
+#[tokio::test]
+async fn a_closed_campaign_refuses_new_jobs_but_takes_its_accepted_items() {
+    let q = queue(Duration::from_secs(30)).await;
+    q.close_campaign("shut").await.unwrap();
+    let of = |n: u64, campaign: &str| job(n).with_campaign(campaign.parse().unwrap());
+    let closed = Enqueued::CampaignClosed {
+        campaign: "shut".into(),
+    };
+    assert_eq!(q.enqueue(&of(1, "shut"), None).await.unwrap(), closed);
+    let later = SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(
+        q.enqueue(&of(2, "shut"), Some(later)).await.unwrap(),
+        closed
+    );
+    assert_eq!(
+        q.enqueue_many(&[of(3, "shut"), of(4, "open"), job(5)])
+            .await
+            .unwrap(),
+        [closed.clone(), Enqueued::Added, Enqueued::Added]
+    );
+    // Refused jobs hold no idempotency key: the same request is accepted as an item.
+    assert_eq!(
+        q.enqueue_accepted(&[of(1, "shut")]).await.unwrap(),
+        [Enqueued::Added]
+    );
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.delayed), (3, 0));
+    let refusal = bulkleave::queue::closed_campaign_error("shut");
+    assert_eq!(refusal.field, "campaign");
+    assert_eq!(
+        refusal.rule,
+        "campaign \"shut\" takes no more items (closed or cancelled)"
+    );
+    cleanup(&q).await;
+}
+
 #[tokio::test]
 async fn delayed_jobs_wait_without_a_worker_then_run() {
     let q = queue(Duration::from_secs(30)).await;
