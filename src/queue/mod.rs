@@ -221,33 +221,14 @@ impl Queue {
         Ok(())
     }
 
-    /// Current counts.
+    /// Current counts, derived from [`Self::depth`] (one script call, read atomically).
     pub async fn stats(&self) -> Result<QueueStats> {
-        let mut conn = self.conn.clone();
-        let (len, pending, delayed, dead): (u64, redis::Value, u64, u64) = redis::pipe()
-            .cmd("XLEN")
-            .arg(self.keys.jobs())
-            .cmd("XPENDING")
-            .arg(self.keys.jobs())
-            .arg(keys::WORKERS_GROUP)
-            .cmd("ZCARD")
-            .arg(self.keys.delayed())
-            .cmd("ZCARD")
-            .arg(self.keys.dead())
-            .query_async(&mut conn)
-            .await?;
-        let in_flight = match pending {
-            redis::Value::Array(items) => items
-                .first()
-                .and_then(|v| redis::from_redis_value::<u64>(v.clone()).ok())
-                .unwrap_or(0),
-            _ => 0,
-        };
+        let depth = self.depth().await?;
         Ok(QueueStats {
-            ready: len.saturating_sub(in_flight),
-            in_flight,
-            delayed,
-            dead,
+            ready: depth.undelivered,
+            in_flight: depth.in_flight,
+            delayed: depth.due + depth.not_due,
+            dead: depth.dead,
         })
     }
 }
