@@ -13,6 +13,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::job::LeaveJob;
 use crate::providers::Outcome;
 
@@ -145,6 +147,40 @@ impl RetryPolicy {
                 }
             }
         }
+    }
+}
+
+/// Exponential backoff between failed steps of a loop that runs until stopped (reading a
+/// stream, writing the ledger): the first wait is 100 ms, each further one doubles, up to 5 s;
+/// [`Backoff::reset`] after a success.
+#[derive(Debug)]
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    /// The first wait.
+    const FIRST: Duration = Duration::from_millis(100);
+    /// The longest wait.
+    const MAX: Duration = Duration::from_secs(5);
+
+    /// Starts over from the first wait.
+    pub(crate) fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
+
+    /// Waits, unless `stop` comes first; returns whether to go on.
+    pub(crate) async fn wait(&mut self, stop: &CancellationToken) -> bool {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        tokio::select! {
+            () = stop.cancelled() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Self::FIRST)
     }
 }
 
@@ -302,6 +338,25 @@ mod tests {
             matches!(&d, Decision::DeadLetter(r) if r.starts_with("attempts exhausted (4 of 4)")),
             "{d:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn loop_backoff_doubles_to_five_seconds_resets_and_stops() {
+        let stop = CancellationToken::new();
+        let mut b = Backoff::default();
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let t = tokio::time::Instant::now();
+            assert!(b.wait(&stop).await);
+            waits.push(t.elapsed().as_millis());
+        }
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        b.reset();
+        let t = tokio::time::Instant::now();
+        assert!(b.wait(&stop).await);
+        assert_eq!(t.elapsed().as_millis(), 100);
+        stop.cancel();
+        assert!(!b.wait(&stop).await);
     }
 
     #[test]
