@@ -20,7 +20,7 @@ use super::pacer::FleetPacer;
 use crate::config::Settings;
 use crate::job::{AccountName, LeaveJob};
 use crate::metrics::{JobMetrics, Settlement};
-use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Outcome, Registry};
+use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Registry};
 use crate::queue::{Admit, AttemptRecord, DeadInfo, Delivery, Limits, OutcomeRecord, Queue};
 use crate::retry::{Decision, RetryPolicy};
 use crate::telemetry::propagation;
@@ -215,15 +215,13 @@ impl Processor {
             if let Some(metrics) = &self.metrics {
                 metrics.attempt(job, &report);
             }
-            let rate_limited = matches!(report.outcome, Outcome::RetryLater { .. })
-                && report.answer.as_ref().is_some_and(|a| a.status == 429);
             let mut next = job.clone();
             next.attempts.first_at_ms.get_or_insert(started_ms);
             // A later attempt links to this one (only while traces are exported).
             next.previous_attempt = propagation::of(&current).or(next.previous_attempt);
             match policy
                 .retry
-                .decide(&mut next, &report.outcome, rate_limited, SystemTime::now())
+                .decide(&mut next, &report.outcome, SystemTime::now())
             {
                 Decision::Done => {
                     let record = OutcomeRecord::new(
@@ -252,7 +250,9 @@ impl Processor {
                         Settled::Superseded
                     })
                 }
-                Decision::Throttle { wait, rate_limited } => {
+                Decision::Throttle { wait } => {
+                    // A 429 (not an outage, nor our own quota) also lowers the account's rate.
+                    let rate_limited = report.answer.as_ref().is_some_and(|a| a.status == 429);
                     let failure = failed(&mut next, &report);
                     let at = self
                         .queue
