@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::{Queue, Result, secs, unix_ms};
 use crate::job::{JobError, LeaveJob, TraceContext};
-use crate::telemetry::propagation;
+use crate::telemetry::{propagation, traces_on};
 
 /// Jobs per pipeline in [`Queue::enqueue_many`].
 const PIPELINE_CHUNK: usize = 1_000;
@@ -110,26 +110,39 @@ impl Queue {
     }
 
     /// The span of one send to the jobs stream (`messaging.message.id` for a single job,
-    /// `messaging.batch.message_count` for a batch).
+    /// `messaging.batch.message_count` for a batch). Its fields are all for traces only, so
+    /// they are recorded only while traces are exported (log lines leave them out, and the log
+    /// layer would format them on every send).
     fn send_span(&self) -> tracing::Span {
-        let stream = self.keys.jobs();
-        tracing::info_span!(
+        use tracing::field::Empty;
+        let span = tracing::info_span!(
             "queue.send",
-            otel.name = format_args!("send {stream}"),
-            otel.kind = "producer",
-            messaging.system = "redis",
-            messaging.operation.type = "send",
-            messaging.destination.name = %stream,
-            messaging.message.id = tracing::field::Empty,
-            messaging.batch.message_count = tracing::field::Empty,
-        )
+            otel.name = Empty,
+            otel.kind = Empty,
+            messaging.system = Empty,
+            messaging.operation.type = Empty,
+            messaging.destination.name = Empty,
+            messaging.message.id = Empty,
+            messaging.batch.message_count = Empty,
+        );
+        if traces_on() {
+            let stream = self.keys.jobs();
+            span.record("otel.name", format!("send {stream}"));
+            span.record("otel.kind", "producer");
+            span.record("messaging.system", "redis");
+            span.record("messaging.operation.type", "send");
+            span.record("messaging.destination.name", stream);
+        }
+        span
     }
 
     /// Adds `job`, to run now or at `run_at` (a delayed job holds no worker while it waits),
     /// unless another job holds its idempotency key or its campaign takes no more items.
     pub async fn enqueue(&self, job: &LeaveJob, run_at: Option<SystemTime>) -> Result<Enqueued> {
         let span = self.send_span();
-        span.record("messaging.message.id", tracing::field::display(&job.id));
+        if traces_on() {
+            span.record("messaging.message.id", tracing::field::display(&job.id));
+        }
         let context = propagation::of(&span);
         async {
             let payload = payload(job, context.as_ref())?;
@@ -158,7 +171,9 @@ impl Queue {
 
     async fn enqueue_batch(&self, jobs: &[LeaveJob], accepted: bool) -> Result<Vec<Enqueued>> {
         let span = self.send_span();
-        span.record("messaging.batch.message_count", jobs.len());
+        if traces_on() {
+            span.record("messaging.batch.message_count", jobs.len());
+        }
         let context = propagation::of(&span);
         async {
             let mut results = Vec::with_capacity(jobs.len());
