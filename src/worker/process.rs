@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::held::Held;
-use super::pacer::FleetPacer;
+use super::pacer::{FleetPacer, wait_for_quota};
 use crate::config::Settings;
 use crate::job::{AccountName, LeaveJob, TraceContext};
 use crate::metrics::{JobMetrics, Settlement};
@@ -185,14 +185,7 @@ impl Processor {
                 }
                 match admitted {
                     Admit::Go => break,
-                    Admit::Wait(wait) => {
-                        let waiting = tracing::info_span!(
-                            "quota.wait",
-                            otel.name = "quota wait",
-                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        );
-                        tokio::time::sleep(wait).instrument(waiting).await;
-                    }
+                    Admit::Wait(wait) => wait_for_quota(wait, false).await,
                     Admit::Booked { .. } => return Ok(Settled::Booked),
                     Admit::Parked => return Ok(Settled::Parked),
                     Admit::Held => return Ok(Settled::Held),
