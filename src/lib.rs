@@ -16,7 +16,7 @@
 //! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
-//! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter (the fleet-wide one is the queue's admission) |
+//! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter, not wired in yet (the fleet-wide one is the queue's admission) |
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
 //! | [`upload`] | campaign uploads: streaming CSV / NDJSON reader, per-line rejections, size limits |
 //! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |

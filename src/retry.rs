@@ -9,12 +9,16 @@
 //! | provider error (5xx, timeout, connection) | retry after exponential backoff with full jitter; dead letter once attempts are spent | yes |
 //!
 //! Rate limits and broken accounts never spend a job's attempts: they say nothing about the
-//! job. A job still rate-limited `max_throttled_for` after its first 429 is dead-lettered.
+//! job. A job still told to retry later `max_throttled_for` after its first such answer (a 429,
+//! an outage, our own quota holding a request back) is dead-lettered.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::job::LeaveJob;
 use crate::providers::Outcome;
+use crate::queue::unix_ms;
 
 /// Default attempts (provider errors) before a job is dead-lettered.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -25,8 +29,8 @@ pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(300);
 /// Default cap on a provider's hint: an account is never cooled down further ahead than this
 /// by one answer (a wrong or hostile `Retry-After` cannot stop it for years).
 pub const DEFAULT_MAX_HINT: Duration = Duration::from_secs(3600);
-/// Default longest time a job may keep being rate-limited, from its first 429, before it is
-/// dead-lettered.
+/// Default longest time a job may keep being told to retry later, from its first such answer
+/// (of any kind, not only a 429), before it is dead-lettered.
 pub const DEFAULT_MAX_THROTTLED_FOR: Duration = Duration::from_secs(24 * 3600);
 
 /// What happens to a job after an attempt.
@@ -36,13 +40,10 @@ pub enum Decision {
     Done,
     /// Run again at this instant (a transient failure's backoff).
     RetryAt(SystemTime),
-    /// Cool the whole account down for `wait`, then run the job again. `rate_limited` (a 429)
-    /// also lowers the account's effective rate.
+    /// Cool the whole account down for `wait`, then run the job again.
     Throttle {
         /// How long no request may be sent for the account.
         wait: Duration,
-        /// The answer was a 429 (not an outage).
-        rate_limited: bool,
     },
     /// Pause the account, for this reason; the job waits with it.
     PauseAccount(String),
@@ -61,7 +62,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Longest wait a provider's hint may impose. Default [`DEFAULT_MAX_HINT`].
     pub max_hint: Duration,
-    /// How long 429s may go on for one job. Default [`DEFAULT_MAX_THROTTLED_FOR`].
+    /// How long "retry later" answers may go on for one job, from the first. Default
+    /// [`DEFAULT_MAX_THROTTLED_FOR`].
     pub max_throttled_for: Duration,
 }
 
@@ -75,11 +77,6 @@ impl Default for RetryPolicy {
             max_throttled_for: DEFAULT_MAX_THROTTLED_FOR,
         }
     }
-}
-
-fn ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl RetryPolicy {
@@ -96,25 +93,19 @@ impl RetryPolicy {
         Duration::from_millis(fastrand::u64(0..=ms))
     }
 
-    /// Decides what follows `outcome` for `job`, updating its attempt counters. `rate_limited`
-    /// says the answer was a 429 (for a "retry later" outcome).
-    pub fn decide(
-        &self,
-        job: &mut LeaveJob,
-        outcome: &Outcome,
-        rate_limited: bool,
-        now: SystemTime,
-    ) -> Decision {
+    /// Decides what follows `outcome` for `job`, updating its attempt counters.
+    pub fn decide(&self, job: &mut LeaveJob, outcome: &Outcome, now: SystemTime) -> Decision {
         match outcome {
             o if o.is_success() => Decision::Done,
             Outcome::OwnerCannotLeave(_) | Outcome::InvalidInput(_) => {
                 Decision::DeadLetter(format!("permanent: {outcome}"))
             }
             Outcome::RetryLater { hint, .. } => {
-                let since = *job.attempts.throttled_since_ms.get_or_insert(ms(now));
+                let now_ms = unix_ms(now);
+                let since = *job.attempts.throttled_since_ms.get_or_insert(now_ms);
                 job.attempts.throttled += 1;
                 let limit = u64::try_from(self.max_throttled_for.as_millis()).unwrap_or(u64::MAX);
-                if ms(now).saturating_sub(since) > limit {
+                if now_ms.saturating_sub(since) > limit {
                     return Decision::DeadLetter(format!(
                         "still told to retry later {} after the first such answer \
                          (retry.max_throttled_for), {} answers in all: {outcome}",
@@ -130,7 +121,7 @@ impl RetryPolicy {
                         .min(self.max_hint),
                     None => self.backoff(job.attempts.throttled),
                 };
-                Decision::Throttle { wait, rate_limited }
+                Decision::Throttle { wait }
             }
             Outcome::AccountError(_) => Decision::PauseAccount(outcome.to_string()),
             _ => {
@@ -148,8 +139,44 @@ impl RetryPolicy {
     }
 }
 
+/// Exponential backoff between failed steps of a loop that runs until stopped (reading a
+/// stream, writing the ledger): the first wait is 100 ms, each further one doubles, up to 5 s;
+/// [`Backoff::reset`] after a success.
+#[derive(Debug)]
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    /// The first wait.
+    const FIRST: Duration = Duration::from_millis(100);
+    /// The longest wait.
+    const MAX: Duration = Duration::from_secs(5);
+
+    /// Starts over from the first wait.
+    pub(crate) fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
+
+    /// Waits, unless `stop` comes first; returns whether to go on.
+    pub(crate) async fn wait(&mut self, stop: &CancellationToken) -> bool {
+        let wait = self.0;
+        self.0 = (self.0 * 2).min(Self::MAX);
+        tokio::select! {
+            () = stop.cancelled() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Self::FIRST)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
     use crate::job::LeaveRequest;
     use crate::providers::{HintSource, LeftDetail, RetryHint};
@@ -166,14 +193,14 @@ mod tests {
         let now = UNIX_EPOCH + NOW;
         let mut j = job();
         assert_eq!(
-            p.decide(&mut j, &Outcome::Left(LeftDetail::Member), false, now),
+            p.decide(&mut j, &Outcome::Left(LeftDetail::Member), now),
             Decision::Done
         );
         assert_eq!(
-            p.decide(&mut j, &Outcome::GroupGone("x".into()), false, now),
+            p.decide(&mut j, &Outcome::GroupGone("x".into()), now),
             Decision::Done
         );
-        let d = p.decide(&mut j, &Outcome::InvalidInput("bad".into()), false, now);
+        let d = p.decide(&mut j, &Outcome::InvalidInput("bad".into()), now);
         assert!(matches!(d, Decision::DeadLetter(r) if r.starts_with("permanent: invalid_input")));
         assert_eq!(j.attempts.made, 0);
     }
@@ -200,10 +227,9 @@ mod tests {
         let mut j = job();
         for _ in 0..100 {
             assert_eq!(
-                p.decide(&mut j, &hinted(now, 3), true, now),
+                p.decide(&mut j, &hinted(now, 3), now),
                 Decision::Throttle {
-                    wait: Duration::from_secs(3),
-                    rate_limited: true
+                    wait: Duration::from_secs(3)
                 }
             );
         }
@@ -211,17 +237,15 @@ mod tests {
         assert_eq!(j.attempts.throttled_since_ms, Some(NOW.as_millis() as u64));
         // A hint in the past means now; one years ahead is capped.
         assert_eq!(
-            p.decide(&mut j, &hinted(now, -9), true, now),
+            p.decide(&mut j, &hinted(now, -9), now),
             Decision::Throttle {
-                wait: Duration::ZERO,
-                rate_limited: true
+                wait: Duration::ZERO
             }
         );
         assert_eq!(
-            p.decide(&mut j, &hinted(now, 30 * 365 * 86_400), true, now),
+            p.decide(&mut j, &hinted(now, 30 * 365 * 86_400), now),
             Decision::Throttle {
-                wait: DEFAULT_MAX_HINT,
-                rate_limited: true
+                wait: DEFAULT_MAX_HINT
             }
         );
         // Without a hint: full-jitter backoff on the job's throttle count.
@@ -229,11 +253,8 @@ mod tests {
             reason: "instance starting".into(),
             hint: None,
         };
-        match p.decide(&mut job(), &unhinted, false, now) {
-            Decision::Throttle {
-                wait,
-                rate_limited: false,
-            } => assert!(wait <= p.ceiling(1)),
+        match p.decide(&mut job(), &unhinted, now) {
+            Decision::Throttle { wait } => assert!(wait <= p.ceiling(1)),
             other => panic!("{other:?}"),
         }
     }
@@ -244,16 +265,16 @@ mod tests {
         let start = UNIX_EPOCH + NOW;
         let mut j = job();
         assert!(matches!(
-            p.decide(&mut j, &hinted(start, 1), true, start),
+            p.decide(&mut j, &hinted(start, 1), start),
             Decision::Throttle { .. }
         ));
         let just_in = start + DEFAULT_MAX_THROTTLED_FOR;
         assert!(matches!(
-            p.decide(&mut j, &hinted(just_in, 1), true, just_in),
+            p.decide(&mut j, &hinted(just_in, 1), just_in),
             Decision::Throttle { .. }
         ));
         let late = just_in + Duration::from_millis(1);
-        let d = p.decide(&mut j, &hinted(late, 1), true, late);
+        let d = p.decide(&mut j, &hinted(late, 1), late);
         assert!(
             matches!(&d, Decision::DeadLetter(r) if r.contains("retry.max_throttled_for") && r.contains("3 answers")),
             "{d:?}"
@@ -266,12 +287,7 @@ mod tests {
         let p = RetryPolicy::default();
         let now = UNIX_EPOCH + NOW;
         let mut j = job();
-        let d = p.decide(
-            &mut j,
-            &Outcome::AccountError("HTTP 401".into()),
-            false,
-            now,
-        );
+        let d = p.decide(&mut j, &Outcome::AccountError("HTTP 401".into()), now);
         assert!(
             matches!(&d, Decision::PauseAccount(r) if r.contains("HTTP 401")),
             "{d:?}"
@@ -289,7 +305,7 @@ mod tests {
         let mut j = job();
         let err = Outcome::ProviderError("HTTP 502".into());
         for attempt in 1..4 {
-            match p.decide(&mut j, &err, false, now) {
+            match p.decide(&mut j, &err, now) {
                 Decision::RetryAt(at) => {
                     let wait = at.duration_since(now).unwrap();
                     assert!(wait <= p.ceiling(attempt), "attempt {attempt}: {wait:?}");
@@ -297,11 +313,30 @@ mod tests {
                 other => panic!("attempt {attempt}: {other:?}"),
             }
         }
-        let d = p.decide(&mut j, &err, false, now);
+        let d = p.decide(&mut j, &err, now);
         assert!(
             matches!(&d, Decision::DeadLetter(r) if r.starts_with("attempts exhausted (4 of 4)")),
             "{d:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn loop_backoff_doubles_to_five_seconds_resets_and_stops() {
+        let stop = CancellationToken::new();
+        let mut b = Backoff::default();
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let t = tokio::time::Instant::now();
+            assert!(b.wait(&stop).await);
+            waits.push(t.elapsed().as_millis());
+        }
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        b.reset();
+        let t = tokio::time::Instant::now();
+        assert!(b.wait(&stop).await);
+        assert_eq!(t.elapsed().as_millis(), 100);
+        stop.cancel();
+        assert!(!b.wait(&stop).await);
     }
 
     #[test]

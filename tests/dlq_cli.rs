@@ -8,7 +8,7 @@ mod common;
 use std::process::{Command, Output};
 
 use bulkleave::config::RedisSettings;
-use bulkleave::queue::{DeadInfo, Delivery, OutcomeRecord, Queue};
+use bulkleave::queue::{DeadInfo, Delivery, Hold, OutcomeRecord, Queue};
 
 fn run(redis: &RedisSettings, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bulkleave"))
@@ -109,5 +109,57 @@ async fn enqueue_stats_list_and_requeue() {
     );
     let usage = run(&redis, &["dlq", "requeue"]);
     assert_eq!(usage.status.code(), Some(2), "ids or --all are required");
+    common::drop_prefix(&redis.key_prefix).await;
+}
+
+/// A single job for a closed or cancelled campaign is refused like any invalid argument
+/// (exit code 64, naming `--campaign`), and nothing is queued; an open campaign takes one.
+#[tokio::test]
+async fn enqueue_refuses_a_closed_or_cancelled_campaign() {
+    let redis = common::redis_settings();
+    let queue = Queue::connect(&redis, Default::default()).await.unwrap();
+    queue.close_campaign("shut").await.unwrap();
+    queue.hold_campaign("gone", Hold::Cancel).await.unwrap();
+    for (campaign, group) in [
+        ("shut", "120363406289005073@g.us"),
+        ("gone", "120363406289005074@g.us"),
+    ] {
+        let out = run(
+            &redis,
+            &[
+                "enqueue",
+                "--account",
+                "w",
+                "--group",
+                group,
+                "--campaign",
+                campaign,
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{campaign}: {out:?}");
+        assert!(
+            stderr.contains(&format!(
+                "--campaign: campaign {campaign:?} takes no more items (closed or cancelled)"
+            )),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{out:?}");
+    }
+    assert_eq!(queue.stats().await.unwrap().ready, 0);
+    let group = "120363406289005075@g.us";
+    stdout(&run(
+        &redis,
+        &[
+            "enqueue",
+            "--account",
+            "w",
+            "--group",
+            group,
+            "--campaign",
+            "open",
+        ],
+    ));
+    assert_eq!(queue.stats().await.unwrap().ready, 1);
     common::drop_prefix(&redis.key_prefix).await;
 }

@@ -14,8 +14,9 @@ use bulkleave::providers::OutcomeClass::{
 };
 use bulkleave::providers::wasend::{self, Wasend};
 use bulkleave::providers::{
-    AttemptReport, HintSource, LeftDetail, Outcome, OutcomeClass, Provider,
+    AttemptReport, HintSource, LeftDetail, Outcome, OutcomeClass, Pacer, Provider, Throttled,
 };
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -371,4 +372,38 @@ async fn a_route_not_found_on_the_group_page_is_not_already_left() {
         "error": "Not Found",
     });
     run(case(ProviderError, "group page route 404", forbidden()).group(js(404, route_404))).await;
+}
+
+/// A pacer that never grants a further request: our own quota is full for 30 s.
+struct Refusing;
+
+impl Pacer for Refusing {
+    fn follow_up(&self) -> BoxFuture<'_, Result<(), Throttled>> {
+        Box::pin(async {
+            Err(Throttled {
+                not_before: SystemTime::now() + Duration::from_secs(30),
+                reason: "own quota full".into(),
+            })
+        })
+    }
+}
+
+/// A follow-up our own quota refuses is not sent, and the attempt is retried later when the
+/// quota has room (an own-quota hint), not as an unresolved ambiguity (a provider error).
+#[tokio::test]
+async fn a_follow_up_our_quota_refuses_is_retried_later() {
+    for (leave, page) in [(forbidden(), GROUP_PATH), (not_found(), SESSION_PATH)] {
+        let server = MockServer::start().await;
+        mount(&server, page, LEAVE_PATH, leave, 1).await;
+        mount(&server, page, page, ResponseTemplate::new(500), 0).await;
+        common::forbid_other_requests(&server, page).await;
+
+        let group = GroupRef::parse(Provider::Wasend, GROUP).unwrap();
+        let report = adapter(&server).leave_paced(&group, &Refusing).await;
+
+        common::assert_requests(&server, page, &[("POST", LEAVE_PATH)], request_problems).await;
+        common::assert_report(page, &report, RetryLater, 1);
+        hint(&report, HintSource::OwnQuota, 28, 30);
+        detail_has(&report, "own quota full");
+    }
 }

@@ -10,8 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use bulkleave::job::{LeaveJob, LeaveRequest};
 use bulkleave::queue::{
-    AttemptRecord, DeadInfo, Delivery, Enqueued, OutcomeRecord, Queue, QueueOptions, Requeued,
+    Admit, AttemptRecord, DeadInfo, Delivery, Enqueued, Limits, OutcomeRecord, Queue, QueueOptions,
+    Requeued,
 };
+use bulkleave::quota::QuotaPolicy;
 
 fn job(n: u64) -> LeaveJob {
     let group = format!("{:018}@g.us", 120_363_000_000_000_000u64 + n);
@@ -137,6 +139,45 @@ async fn duplicates_are_not_enqueued_while_pending_or_within_the_ttl() {
         q.enqueue(&other, None).await.unwrap(),
         Enqueued::Duplicate { .. }
     ));
+    cleanup(&q).await;
+}
+
+/// A closed (or cancelled) campaign refuses new jobs in the enqueue script itself, now or
+/// delayed, one or many; the items it accepted before closing (a staged upload being released)
+/// still go in.
+#[tokio::test]
+async fn a_closed_campaign_refuses_new_jobs_but_takes_its_accepted_items() {
+    let q = queue(Duration::from_secs(30)).await;
+    q.close_campaign("shut").await.unwrap();
+    let of = |n: u64, campaign: &str| job(n).with_campaign(campaign.parse().unwrap());
+    let closed = Enqueued::CampaignClosed {
+        campaign: "shut".into(),
+    };
+    assert_eq!(q.enqueue(&of(1, "shut"), None).await.unwrap(), closed);
+    let later = SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(
+        q.enqueue(&of(2, "shut"), Some(later)).await.unwrap(),
+        closed
+    );
+    assert_eq!(
+        q.enqueue_many(&[of(3, "shut"), of(4, "open"), job(5)])
+            .await
+            .unwrap(),
+        [closed.clone(), Enqueued::Added, Enqueued::Added]
+    );
+    // Refused jobs hold no idempotency key: the same request is accepted as an item.
+    assert_eq!(
+        q.enqueue_accepted(&[of(1, "shut")]).await.unwrap(),
+        [Enqueued::Added]
+    );
+    let stats = q.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.delayed), (3, 0));
+    let refusal = bulkleave::queue::closed_campaign_error("shut");
+    assert_eq!(refusal.field, "campaign");
+    assert_eq!(
+        refusal.rule,
+        "campaign \"shut\" takes no more items (closed or cancelled)"
+    );
     cleanup(&q).await;
 }
 
@@ -383,8 +424,23 @@ async fn a_large_due_backlog_promotes_in_bounded_batches() {
 #[tokio::test]
 async fn reclaiming_never_judges_and_starts_are_counted_until_an_attempt_settles() {
     // Deliveries that were only prefetched (never started) may be claimed many times: the
-    // crash-loop guard counts starts (`mark_started`), not deliveries.
-    let q = queue(Duration::from_millis(50)).await;
+    // crash-loop guard counts starts (a worker's first admission of its delivery), not
+    // deliveries. With max_runs 0 every start is over the limit, so admission reports the
+    // count it keeps without granting anything.
+    let options = QueueOptions {
+        lease: Duration::from_millis(50),
+        max_runs: 0,
+        ..QueueOptions::default()
+    };
+    let q = Queue::connect(&common::redis_settings(), options)
+        .await
+        .unwrap();
+    let limits = Limits {
+        quota: "100000/s".parse().unwrap(),
+        policy: QuotaPolicy::default(),
+        cost: 1,
+    };
+    let start = async |d: &Delivery| q.admit("w2", d, &limits, true).await.unwrap();
     q.enqueue(&job(1), None).await.unwrap();
     let d = fetch_all(&q, "w1", 1).await.remove(0);
     for _ in 0..10 {
@@ -392,9 +448,8 @@ async fn reclaiming_never_judges_and_starts_are_counted_until_an_attempt_settles
         let (claimed, _) = q.reclaim("w2", "0-0", 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
     }
-    let id = d.job.id.to_string();
-    assert_eq!(q.mark_started(&id).await.unwrap(), 1);
-    assert_eq!(q.mark_started(&id).await.unwrap(), 2);
+    assert_eq!(start(&d).await, Admit::CrashLoop { runs: 1 });
+    assert_eq!(start(&d).await, Admit::CrashLoop { runs: 2 });
     // A settled attempt resets the count.
     let failure = failure("provider_error", None);
     assert!(
@@ -402,7 +457,7 @@ async fn reclaiming_never_judges_and_starts_are_counted_until_an_attempt_settles
             .await
             .unwrap()
     );
-    assert_eq!(q.mark_started(&id).await.unwrap(), 1);
+    assert_eq!(start(&d).await, Admit::CrashLoop { runs: 1 });
     cleanup(&q).await;
 }
 

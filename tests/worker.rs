@@ -368,8 +368,21 @@ async fn a_job_that_keeps_crashing_its_worker_is_dead_lettered_and_others_are_no
         .unwrap();
     let batch = jobs(2);
     q.enqueue_many(&batch).await.unwrap();
+    let mut conn = q
+        .blocking_connection(Duration::from_millis(100))
+        .await
+        .unwrap();
+    let deliveries = q
+        .fetch(&mut conn, "p", 2, Duration::from_millis(100))
+        .await
+        .unwrap();
+    // Three starts, as a worker makes them (counted by its first admission), each followed by
+    // the worker's death: nothing settles the attempt.
+    let crashing = deliveries.iter().find(|d| d.job.id == batch[0].id).unwrap();
+    let limits = settings.limits(&settings.accounts[&batch[0].request.account]);
     for _ in 0..3 {
-        q.mark_started(&batch[0].id.to_string()).await.unwrap();
+        let admitted = q.admit("p", crashing, &limits, true).await.unwrap();
+        assert_eq!(admitted, bulkleave::queue::Admit::Go);
     }
     let http = bulkleave::providers::HttpClient::new(&bulkleave::providers::http::ClientOptions {
         connect_timeout: Duration::from_secs(1),
@@ -383,14 +396,6 @@ async fn a_job_that_keeps_crashing_its_worker_is_dead_lettered_and_others_are_no
         "p".into(),
         Default::default(),
     );
-    let mut conn = q
-        .blocking_connection(Duration::from_millis(100))
-        .await
-        .unwrap();
-    let deliveries = q
-        .fetch(&mut conn, "p", 2, Duration::from_millis(100))
-        .await
-        .unwrap();
     let mut settled = Vec::new();
     for d in &deliveries {
         settled.push((d.job.id, processor.process(d).await.unwrap()));

@@ -24,7 +24,7 @@ use super::auth::Caller;
 use super::error::{ApiError, Json, Problem};
 use crate::job::submission::{self, FIELDS};
 use crate::job::{JobError, LeaveJob};
-use crate::queue::Enqueued;
+use crate::queue::{Enqueued, closed_campaign_error};
 
 /// A job submission: the contract v1 fields, all strings (documentation of the body; the
 /// handler reads it as an object so that unknown fields are named in the error).
@@ -126,19 +126,6 @@ pub async fn submit(
     fields.entry("requested_by".to_owned()).or_insert(caller.0);
     let job: LeaveJob = submission::parse(&fields)?;
     state.settings().check_request(&job.request)?;
-    if let Some(campaign) = &job.campaign
-        && !state
-            .queue()
-            .closed_campaigns(&[campaign.as_str()])
-            .await?
-            .is_empty()
-    {
-        return Err(JobError {
-            field: "campaign",
-            rule: format!("campaign {campaign:?} takes no more items (closed or cancelled)"),
-        }
-        .into());
-    }
     match state.queue().enqueue(&job, None).await? {
         Enqueued::Added => {
             tracing::info!(job.id = %job.id, account = %job.request.account, "job queued");
@@ -157,6 +144,7 @@ pub async fn submit(
             };
             Ok((StatusCode::OK, Json(body)).into_response())
         }
+        Enqueued::CampaignClosed { campaign } => Err(closed_campaign_error(&campaign).into()),
     }
 }
 

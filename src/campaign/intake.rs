@@ -231,7 +231,7 @@ impl Campaigns {
                 .iter()
                 .map(|item| job_of(campaign, item))
                 .collect::<Result<Vec<_>, JobError>>()?;
-            let results = self.queue.enqueue_many(&jobs).await?;
+            let results = self.queue.enqueue_accepted(&jobs).await?;
             let mut taken = Vec::new();
             for (job, result) in jobs.iter().zip(results) {
                 if let Enqueued::Duplicate { existing, .. } = result

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use super::Campaigns;
 use crate::ledger::AccountState;
 use crate::queue::FeedEntry;
+use crate::retry::Backoff;
 
 /// How the writer paces itself, with documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,30 +230,4 @@ async fn sync_accounts(campaigns: &Campaigns) -> super::Result<()> {
         .collect();
     campaigns.ledger().sync_accounts(&states).await?;
     Ok(())
-}
-
-/// Exponential backoff between failed steps, 100 ms to 5 s.
-#[derive(Debug)]
-struct Backoff(Duration);
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff(Duration::from_millis(100))
-    }
-}
-
-impl Backoff {
-    fn reset(&mut self) {
-        *self = Backoff::default();
-    }
-
-    /// Waits, unless `stop` comes first; returns whether to go on.
-    async fn wait(&mut self, stop: &CancellationToken) -> bool {
-        let wait = self.0;
-        self.0 = (self.0 * 2).min(Duration::from_secs(5));
-        tokio::select! {
-            _ = stop.cancelled() => false,
-            _ = tokio::time::sleep(wait) => true,
-        }
-    }
 }

@@ -27,7 +27,8 @@ pub struct EnqueueArgs {
         conflicts_with = "file"
     )]
     pub group: Option<String>,
-    /// The campaign the job (or the file's jobs) belongs to; created if it does not exist.
+    /// The campaign the job (or the file's jobs) belongs to; created if it does not exist. A
+    /// closed or cancelled campaign refuses a single job (exit code 64).
     #[arg(long, value_name = "NAME")]
     pub campaign: Option<String>,
     /// Run it after this long (e.g. 10m) instead of now.
@@ -110,6 +111,11 @@ pub(super) async fn enqueue(settings: &Settings, args: EnqueueArgs) -> u8 {
             println!("{existing}");
             eprintln!("bulkleave: duplicate of job {existing} ({state}); not enqueued again");
             0
+        }
+        Ok(Enqueued::CampaignClosed { campaign }) => {
+            let refusal = crate::queue::closed_campaign_error(&campaign);
+            eprintln!("bulkleave: --{}: {}", refusal.field, refusal.rule);
+            EXIT_BAD_ARGUMENT
         }
         Err(e) => {
             eprintln!("bulkleave: {e}");

@@ -12,7 +12,7 @@ mod ids;
 pub mod submission;
 mod trace;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -130,9 +130,7 @@ pub struct LeaveJob {
 impl LeaveJob {
     /// A fresh job for `request`, with a new id and the derived idempotency key.
     pub fn new(request: LeaveRequest) -> Self {
-        let created_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let created_at_ms = crate::queue::unix_ms(SystemTime::now());
         LeaveJob {
             id: JobId::new(),
             idempotency_key: request.idempotency_key(),

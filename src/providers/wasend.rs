@@ -21,6 +21,9 @@
 //! Other answers: 2xx `success:true` Left, 2xx otherwise ProviderError, 400 InvalidInput,
 //! 401 AccountError, 429 RetryLater (Retry-After if sent, else about a minute), 3xx
 //! AccountError, 5xx / timeout / network ProviderError.
+//!
+//! A follow-up our own quota (the [`Pacer`]) cannot grant soon enough is not sent: the attempt
+//! ends as RetryLater with an own-quota hint, not as an unresolved ambiguity.
 
 use std::time::Duration;
 
@@ -29,7 +32,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::answer::{HttpAnswer, str_field};
-use super::http::{Exchange, HttpClient, endpoint, secret_header};
+use super::http::{Exchange, HttpClient, TransportError, endpoint, secret_header};
 use super::outcome::{LeftDetail, Outcome};
 use super::pacer::{Pacer, Unpaced};
 use super::redact::Redactor;
@@ -149,6 +152,8 @@ impl Wasend {
         };
         match exchange.send(follow_up).await {
             Ok(answer) => resolve(&answer),
+            // Our own quota held the follow-up back: retry later, when it has room.
+            Err(e @ TransportError::Throttled(_)) => e.outcome(),
             Err(e) => Outcome::ProviderError(format!(
                 "ambiguous answer could not be resolved: follow-up {e}"
             )),

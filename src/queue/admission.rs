@@ -17,7 +17,7 @@
 //!   429 lowers its effective rate (AIMD), and the job is booked after the cooldown.
 //! - **Account errors** (`lua/pause.lua`): the account is paused with the reason, and its jobs
 //!   are parked in a list as they come, until an operator resumes it (`lua/resume.lua`).
-//! - **Campaign holds** ([`super::CampaignHold`]): admission also holds the jobs of a paused
+//! - **Campaign holds** ([`super::Hold`]): admission also holds the jobs of a paused
 //!   campaign in its own list and refuses those of a cancelled one. Only admission looks, so a
 //!   job that has sent its first request always finishes its attempt: none is half-run.
 

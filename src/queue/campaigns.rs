@@ -3,10 +3,9 @@
 //! A campaign's hash (`{p}:camp:{id}`) is read by admission (`lua/admit.lua`): a paused
 //! campaign's jobs are held in `{p}:camp:{id}:parked` as they come up, a cancelled campaign's
 //! jobs are recorded as `cancelled` without a request. Resuming moves the held jobs back to the
-//! jobs stream; cancelling does too, so each is recorded as cancelled by a worker. `closed` tells
-//! ingestion that the campaign takes no more submissions.
-
-use std::collections::{HashMap, HashSet};
+//! jobs stream; cancelling does too, so each is recorded as cancelled by a worker. `closed` (set
+//! by a close or a cancel) makes the enqueue script refuse the campaign's new jobs
+//! ([`super::Enqueued::CampaignClosed`]), whichever way they are submitted.
 
 use super::accounts::RESUME_BATCH;
 use super::{Queue, Result};
@@ -18,17 +17,6 @@ pub enum Hold {
     Pause,
     /// Drop its jobs at admission.
     Cancel,
-}
-
-/// A campaign's flags as ingestion sees them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CampaignHold {
-    /// Paused.
-    pub paused: bool,
-    /// Cancelled.
-    pub cancelled: bool,
-    /// Takes no more items.
-    pub closed: bool,
 }
 
 impl Queue {
@@ -81,49 +69,5 @@ impl Queue {
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(())
-    }
-
-    /// Those of `campaigns` that take no more items (closed or cancelled): submissions that
-    /// name one are refused, by the stream contract and the HTTP API alike.
-    pub async fn closed_campaigns(&self, campaigns: &[&str]) -> Result<HashSet<String>> {
-        Ok(self
-            .campaign_holds(campaigns)
-            .await?
-            .into_iter()
-            .filter(|(_, hold)| hold.closed)
-            .map(|(campaign, _)| campaign)
-            .collect())
-    }
-
-    /// The flags of each of `campaigns` (one round trip).
-    pub async fn campaign_holds(
-        &self,
-        campaigns: &[&str],
-    ) -> Result<HashMap<String, CampaignHold>> {
-        if campaigns.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut pipe = redis::pipe();
-        for c in campaigns {
-            pipe.cmd("HMGET")
-                .arg(self.keys.campaign(c))
-                .arg("paused")
-                .arg("cancelled")
-                .arg("closed");
-        }
-        let replies: Vec<(Option<String>, Option<String>, Option<String>)> =
-            pipe.query_async(&mut self.conn.clone()).await?;
-        Ok(campaigns
-            .iter()
-            .zip(replies)
-            .map(|(c, (paused, cancelled, closed))| {
-                let hold = CampaignHold {
-                    paused: paused.is_some(),
-                    cancelled: cancelled.is_some(),
-                    closed: closed.is_some(),
-                };
-                ((*c).to_owned(), hold)
-            })
-            .collect())
     }
 }

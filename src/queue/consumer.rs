@@ -174,18 +174,6 @@ impl Queue {
         Ok((deliveries, reply.next_stream_id))
     }
 
-    /// Counts a start of `job_id`'s attempt by hand; returns how many starts it has had since
-    /// its last settled attempt (more than [`super::QueueOptions::max_runs`] means a crash
-    /// loop). Workers count starts in [`Queue::admit`], in the same round trip.
-    pub async fn mark_started(&self, job_id: &str) -> Result<u64> {
-        Ok(redis::cmd("HINCRBY")
-            .arg(self.keys.runs())
-            .arg(job_id)
-            .arg(1)
-            .query_async(&mut self.conn.clone())
-            .await?)
-    }
-
     /// Renews the lease of deliveries this consumer still owns (resets their idle time);
     /// returns the ids another consumer has claimed meanwhile. Ids settled meanwhile are
     /// skipped.

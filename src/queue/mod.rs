@@ -1,7 +1,8 @@
 //! The job queue on Redis: streams with a consumer group, a delayed set, dead letters.
 //!
 //! - **Producers** ([`Queue::enqueue`], [`Queue::enqueue_many`]) add jobs unless their
-//!   idempotency key is taken; a job may be scheduled for later without holding a worker.
+//!   idempotency key is taken or their campaign takes no more items (checked in the same
+//!   script); a job may be scheduled for later without holding a worker.
 //! - **Workers** read the `jobs` stream through the `workers` consumer group
 //!   ([`Queue::fetch`]). An entry stays pending (in the group's PEL) until the worker settles it:
 //!   [`Queue::finish`] (final outcome, recorded once), [`Queue::retry`] (to the delayed set) or
@@ -36,14 +37,14 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use self::accounts::Resumed;
 pub use self::admission::{Admit, FollowUp, Limits};
-pub use self::campaigns::{CampaignHold, Hold};
+pub use self::campaigns::Hold;
 pub use self::consumer::{Delivery, Promoted};
 pub use self::dead::{DeadLetter, Requeued};
 pub use self::depth::QueueDepth;
 pub use self::events::CampaignEvent;
 pub use self::keys::Keys;
 pub use self::ledger_feed::FeedEntry;
-pub use self::producer::Enqueued;
+pub use self::producer::{Enqueued, closed_campaign_error};
 pub use self::records::{AttemptRecord, DeadInfo, OutcomeRecord};
 use self::scripts::Scripts;
 use crate::config::RedisSettings;
@@ -220,33 +221,14 @@ impl Queue {
         Ok(())
     }
 
-    /// Current counts.
+    /// Current counts, derived from [`Self::depth`] (one script call, read atomically).
     pub async fn stats(&self) -> Result<QueueStats> {
-        let mut conn = self.conn.clone();
-        let (len, pending, delayed, dead): (u64, redis::Value, u64, u64) = redis::pipe()
-            .cmd("XLEN")
-            .arg(self.keys.jobs())
-            .cmd("XPENDING")
-            .arg(self.keys.jobs())
-            .arg(keys::WORKERS_GROUP)
-            .cmd("ZCARD")
-            .arg(self.keys.delayed())
-            .cmd("ZCARD")
-            .arg(self.keys.dead())
-            .query_async(&mut conn)
-            .await?;
-        let in_flight = match pending {
-            redis::Value::Array(items) => items
-                .first()
-                .and_then(|v| redis::from_redis_value::<u64>(v.clone()).ok())
-                .unwrap_or(0),
-            _ => 0,
-        };
+        let depth = self.depth().await?;
         Ok(QueueStats {
-            ready: len.saturating_sub(in_flight),
-            in_flight,
-            delayed,
-            dead,
+            ready: depth.undelivered,
+            in_flight: depth.in_flight,
+            delayed: depth.due + depth.not_due,
+            dead: depth.dead,
         })
     }
 }

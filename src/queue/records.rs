@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::LeaveJob;
+use crate::job::{LeaveJob, TraceContext};
 use crate::providers::AttemptReport;
 
 /// A job's final outcome, as written once to the outcomes stream.
@@ -54,13 +54,28 @@ pub struct OutcomeRecord {
 }
 
 impl OutcomeRecord {
-    /// The record of `job` ending with `report`, or dead-lettered when `class` says so.
+    /// The record of `job` ending with `report`, or dead-lettered when `class` says so, settled
+    /// in the current span (its trace context, while traces are exported).
     pub fn new(
         job: &LeaveJob,
         class: &str,
         success: bool,
         detail: &str,
         report: Option<&AttemptReport>,
+    ) -> Self {
+        let current = crate::telemetry::propagation::current();
+        Self::of_attempt(job, class, success, detail, report, current.as_ref())
+    }
+
+    /// [`Self::new`] for an attempt whose trace context the caller has already read (`None`
+    /// while traces are off), so it is not computed twice.
+    pub fn of_attempt(
+        job: &LeaveJob,
+        class: &str,
+        success: bool,
+        detail: &str,
+        report: Option<&AttemptReport>,
+        attempt: Option<&TraceContext>,
     ) -> Self {
         OutcomeRecord {
             job: job.id.to_string(),
@@ -79,8 +94,7 @@ impl OutcomeRecord {
             first_attempt_ms: job.attempts.first_at_ms,
             last_error: job.attempts.last_error.clone(),
             answer: report.and_then(|r| r.answer.as_ref()).map(|a| a.describe()),
-            traceparent: crate::telemetry::propagation::current()
-                .map(|t| t.traceparent().to_owned()),
+            traceparent: attempt.map(|t| t.traceparent().to_owned()),
         }
     }
 

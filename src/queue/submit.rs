@@ -195,37 +195,24 @@ impl Queue {
                 }
             }
         }
-        // A campaign that takes no more items (closed or cancelled) refuses late joiners.
-        let mut campaigns: Vec<&str> = valid
-            .iter()
-            .filter_map(|(j, _, _)| j.campaign.as_ref().map(|c| c.as_str()))
-            .collect();
-        campaigns.sort_unstable();
-        campaigns.dedup();
-        let refused = self.closed_campaigns(&campaigns).await?;
-        let (open, closed): (Vec<_>, Vec<_>) = valid.into_iter().partition(|(job, _, _)| {
-            job.campaign
-                .as_ref()
-                .is_none_or(|c| !refused.contains(c.as_str()))
-        });
-        for (job, fields, entry_id) in closed {
-            report.rejected += 1;
-            let campaign = job.campaign.map(|c| c.to_string()).unwrap_or_default();
-            answers.push(Answer {
-                submission_id: entry_id,
-                code: "invalid",
-                field: "campaign".into(),
-                reason: format!("campaign {campaign:?} takes no more items (closed or cancelled)"),
-                existing_job: None,
-                original: fields,
-            });
-        }
-        let valid = open;
         let jobs: Vec<LeaveJob> = valid.iter().map(|(j, _, _)| j.clone()).collect();
         let results = self.enqueue_many(&jobs).await?;
         for ((job, fields, entry_id), result) in valid.into_iter().zip(results) {
             match result {
                 Enqueued::Added => report.accepted += 1,
+                // A campaign that takes no more items (closed or cancelled) refuses late joiners.
+                Enqueued::CampaignClosed { campaign } => {
+                    report.rejected += 1;
+                    let refusal = super::closed_campaign_error(&campaign);
+                    answers.push(Answer {
+                        submission_id: entry_id,
+                        code: "invalid",
+                        field: refusal.field.to_owned(),
+                        reason: refusal.rule,
+                        existing_job: None,
+                        original: fields,
+                    });
+                }
                 // The same submission read again (an ingester died before acknowledging it).
                 Enqueued::Duplicate { existing, .. } if existing == job.id.to_string() => {
                     report.accepted += 1;

@@ -1,5 +1,7 @@
-//! The in-process limiter: one `governor` rate limiter per account, for a single process (the
-//! embedded mode, `bulkleave leave`) and for tests.
+//! The in-process limiter: one `governor` rate limiter per account, for a single process
+//! without Redis. It is not wired into any command yet (`bulkleave leave` sends one request,
+//! unpaced; workers use the fleet-wide limiter in Redis): it is kept, with its tests, for the
+//! planned embedded mode, which runs jobs in one process with the same quota rules.
 //!
 //! Each account's limiter is a GCRA with a burst of one at the account's [`Pace`], so no
 //! window of `period × (1 + headroom)` holds more than the quota. On top of it: the account's

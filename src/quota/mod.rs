@@ -5,7 +5,8 @@
 //!   AIMD rule that lowers an account's effective rate after 429s; the reference arithmetic.
 //! - [`AccountStatus`] (`status.rs`): an account's state as the fleet sees it (paused,
 //!   cooling down, effective rate, backlog) and its ETA.
-//! - [`LocalLimiter`] (`local.rs`): `governor` limiters per account, for one process.
+//! - [`LocalLimiter`] (`local.rs`): `governor` limiters per account, for one process without
+//!   Redis; not used by any command yet (meant for the planned embedded mode).
 //!
 //! The fleet-wide limiter, shared by every worker through Redis, is the queue's admission
 //! step (`src/queue/admission.rs`): a job is admitted only when its account has a free slot,

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::held::Held;
 use crate::queue::{Delivery, Queue};
+use crate::retry::Backoff;
 
 /// How long one fetch waits for new jobs (also bounds how fast the fetcher sees a stop).
 const FETCH_BLOCK: Duration = Duration::from_millis(250);
@@ -236,7 +237,7 @@ async fn fetcher(
     tx: async_channel::Sender<Delivery>,
     mut conn: redis::aio::ConnectionManager,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::default();
     while !shared.stop.is_cancelled() {
         let room = tx.capacity().unwrap_or(FETCH_MAX).saturating_sub(tx.len());
         let count = room.clamp(1, FETCH_MAX);
@@ -246,17 +247,16 @@ async fn fetcher(
             .await
         {
             Ok(deliveries) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 if !feed(&shared, &tx, deliveries).await {
                     return;
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "fetching jobs failed; retrying");
-                if pause(&shared.stop, backoff).await {
+                if !backoff.wait(&shared.stop).await {
                     return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

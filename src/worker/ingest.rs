@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::job::{JobError, LeaveJob};
 use crate::queue::Queue;
 use crate::queue::submit::Acceptance;
+use crate::retry::Backoff;
 
 /// How long one read of the submission stream waits.
 const INGEST_BLOCK: Duration = Duration::from_millis(500);
@@ -36,7 +37,7 @@ pub async fn run(queue: Queue, consumer: String, accept: Arc<Acceptance>, stop: 
     };
     let reclaim_every = (queue.options().lease / 2).max(Duration::from_secs(1));
     let mut next_reclaim = tokio::time::Instant::now();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::default();
     while !stop.is_cancelled() {
         if tokio::time::Instant::now() >= next_reclaim {
             next_reclaim = tokio::time::Instant::now() + reclaim_every;
@@ -50,7 +51,7 @@ pub async fn run(queue: Queue, consumer: String, accept: Arc<Acceptance>, stop: 
         };
         match read {
             Ok(report) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 if report.total() > 0 {
                     tracing::info!(
                         accepted = report.accepted,
@@ -62,11 +63,9 @@ pub async fn run(queue: Queue, consumer: String, accept: Arc<Acceptance>, stop: 
             }
             Err(e) => {
                 tracing::warn!(error = %e, "reading submissions failed; retrying");
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                if !backoff.wait(&stop).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::BoxFuture;
 use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::job::LeaveJob;
 use crate::providers::{Pacer, Throttled};
@@ -43,21 +44,28 @@ impl Pacer for FleetPacer<'_> {
                         not_before: SystemTime::now() + wait,
                         reason: format!(
                             "the account's quota has no room for a follow-up request for {}",
-                            humantime::format_duration(Duration::from_millis(
-                                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
-                            ))
+                            humantime::format_duration(wait)
                         ),
                     });
                 }
-                let waiting = tracing::info_span!(
-                    "quota.wait",
-                    otel.name = "quota wait",
-                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                    follow_up = true,
-                );
-                tokio::time::sleep(wait).instrument(waiting).await;
+                wait_for_quota(wait, true).await;
                 waited += wait;
             }
         })
     }
+}
+
+/// Sleeps `wait` for a slot of the account's quota, in a `quota.wait` span; `follow_up` marks
+/// the wait of an attempt's further request (the first request's wait is admission's).
+pub(super) async fn wait_for_quota(wait: Duration, follow_up: bool) {
+    let span = tracing::info_span!(
+        "quota.wait",
+        otel.name = "quota wait",
+        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        follow_up = Empty,
+    );
+    if follow_up {
+        span.record("follow_up", true);
+    }
+    tokio::time::sleep(wait).instrument(span).await;
 }

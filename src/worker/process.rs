@@ -16,11 +16,11 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::held::Held;
-use super::pacer::FleetPacer;
+use super::pacer::{FleetPacer, wait_for_quota};
 use crate::config::Settings;
-use crate::job::{AccountName, LeaveJob};
+use crate::job::{AccountName, LeaveJob, TraceContext};
 use crate::metrics::{JobMetrics, Settlement};
-use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Outcome, Registry};
+use crate::providers::{AttemptReport, Error as RouteError, HttpClient, Registry};
 use crate::queue::{Admit, AttemptRecord, DeadInfo, Delivery, Limits, OutcomeRecord, Queue};
 use crate::retry::{Decision, RetryPolicy};
 use crate::telemetry::propagation;
@@ -114,17 +114,20 @@ impl Processor {
 
     /// Runs `delivery`'s job once and settles the delivery.
     pub async fn process(&self, delivery: &Delivery) -> crate::queue::Result<Settled> {
+        use tracing::field::{Empty, display};
         let job = &delivery.job;
+        // The trace-only fields (`otel.*`, `messaging.*`) are recorded only while traces are
+        // exported: log lines leave them out, and the log layer would format them on every job.
         let span = tracing::info_span!(
             "job.process",
-            otel.name = self.span_name.as_str(),
-            otel.kind = "consumer",
-            otel.status_code = tracing::field::Empty,
-            messaging.system = "redis",
-            messaging.operation.type = "process",
-            messaging.destination.name = self.stream.as_str(),
-            messaging.consumer.group.name = crate::queue::keys::WORKERS_GROUP,
-            messaging.message.id = %job.id,
+            otel.name = Empty,
+            otel.kind = Empty,
+            otel.status_code = Empty,
+            messaging.system = Empty,
+            messaging.operation.type = Empty,
+            messaging.destination.name = Empty,
+            messaging.consumer.group.name = Empty,
+            messaging.message.id = Empty,
             job.id = %job.id,
             campaign = job.campaign.as_ref().map(|c| c.as_str()).unwrap_or(""),
             provider = %job.request.provider,
@@ -133,6 +136,19 @@ impl Processor {
             outcome = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
+        if crate::telemetry::traces_on() {
+            // Before the span's context is first used: its name and kind are fixed then.
+            span.record("otel.name", self.span_name.as_str());
+            span.record("otel.kind", "consumer");
+            span.record("messaging.system", "redis");
+            span.record("messaging.operation.type", "process");
+            span.record("messaging.destination.name", self.stream.as_str());
+            span.record(
+                "messaging.consumer.group.name",
+                crate::queue::keys::WORKERS_GROUP,
+            );
+            span.record("messaging.message.id", display(&job.id));
+        }
         if let Some(producer) = &job.trace {
             propagation::continue_from(&span, producer);
         }
@@ -152,7 +168,8 @@ impl Processor {
                 Ok(routed) => routed,
                 Err(e) => {
                     let reason = format!("cannot run on this worker: {e}");
-                    return self.dead_letter(delivery, job.clone(), reason, None).await;
+                    let trace = propagation::current();
+                    return self.dead_letter(delivery, job.clone(), reason, None, trace).await;
                 }
             };
             let mut first = true;
@@ -168,14 +185,7 @@ impl Processor {
                 }
                 match admitted {
                     Admit::Go => break,
-                    Admit::Wait(wait) => {
-                        let waiting = tracing::info_span!(
-                            "quota.wait",
-                            otel.name = "quota wait",
-                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                        );
-                        tokio::time::sleep(wait).instrument(waiting).await;
-                    }
+                    Admit::Wait(wait) => wait_for_quota(wait, false).await,
                     Admit::Booked { .. } => return Ok(Settled::Booked),
                     Admit::Parked => return Ok(Settled::Parked),
                     Admit::Held => return Ok(Settled::Held),
@@ -187,7 +197,8 @@ impl Processor {
                             "started {runs} times without its attempt being settled \
                              (queue.max_runs = {max_runs}): the job crashes or hangs its worker"
                         );
-                        return self.dead_letter(delivery, job.clone(), reason, None).await;
+                        let trace = propagation::current();
+                    return self.dead_letter(delivery, job.clone(), reason, None, trace).await;
                     }
                 }
             }
@@ -215,23 +226,24 @@ impl Processor {
             if let Some(metrics) = &self.metrics {
                 metrics.attempt(job, &report);
             }
-            let rate_limited = matches!(report.outcome, Outcome::RetryLater { .. })
-                && report.answer.as_ref().is_some_and(|a| a.status == 429);
             let mut next = job.clone();
             next.attempts.first_at_ms.get_or_insert(started_ms);
-            // A later attempt links to this one (only while traces are exported).
-            next.previous_attempt = propagation::of(&current).or(next.previous_attempt);
+            // This attempt's context (only while traces are exported): the outcome record
+            // carries it, and a later attempt links to it.
+            let this_attempt = propagation::of(&current);
+            next.previous_attempt = this_attempt.clone().or(next.previous_attempt);
             match policy
                 .retry
-                .decide(&mut next, &report.outcome, rate_limited, SystemTime::now())
+                .decide(&mut next, &report.outcome, SystemTime::now())
             {
                 Decision::Done => {
-                    let record = OutcomeRecord::new(
+                    let record = OutcomeRecord::of_attempt(
                         &next,
                         report.outcome.class().as_str(),
                         true,
                         report.outcome.detail(),
                         Some(&report),
+                        this_attempt.as_ref(),
                     );
                     let recorded = self.queue.finish(delivery, &record, None).await?;
                     Ok(if recorded {
@@ -252,7 +264,9 @@ impl Processor {
                         Settled::Superseded
                     })
                 }
-                Decision::Throttle { wait, rate_limited } => {
+                Decision::Throttle { wait } => {
+                    // A 429 (not an outage, nor our own quota) also lowers the account's rate.
+                    let rate_limited = report.answer.as_ref().is_some_and(|a| a.status == 429);
                     let failure = failed(&mut next, &report);
                     let at = self
                         .queue
@@ -286,7 +300,7 @@ impl Processor {
                     })
                 }
                 Decision::DeadLetter(reason) => {
-                    self.dead_letter(delivery, next, reason, Some(&report))
+                    self.dead_letter(delivery, next, reason, Some(&report), this_attempt)
                         .await
                 }
             }
@@ -311,12 +325,15 @@ impl Processor {
         })
     }
 
+    /// Dead-letters `job` with `reason`, after `report` if it ran; `attempt` is the trace
+    /// context of the attempt (`None` while traces are off).
     async fn dead_letter(
         &self,
         delivery: &Delivery,
         job: LeaveJob,
         reason: String,
         report: Option<&AttemptReport>,
+        attempt: Option<TraceContext>,
     ) -> crate::queue::Result<Settled> {
         let mut history = self.queue.history(&job.id.to_string()).await?;
         history.extend(report.map(AttemptRecord::of));
@@ -328,7 +345,9 @@ impl Processor {
             poison: false,
         };
         tracing::warn!(job.id = %job.id, reason = %reason, "dead-lettered");
-        let record = OutcomeRecord::new(&job, class, false, &reason, report).dead_lettered();
+        let record =
+            OutcomeRecord::of_attempt(&job, class, false, &reason, report, attempt.as_ref())
+                .dead_lettered();
         let settled = Delivery {
             entry_id: delivery.entry_id.clone(),
             job,
