@@ -248,6 +248,11 @@ impl From<crate::ledger::Error> for ApiError {
                 code: "campaign_state",
                 detail: e.to_string(),
             },
+            // An upload idle past the stale limit was discarded while its sender was away.
+            e @ Error::UploadGone { .. } => ApiError::Conflict {
+                code: "upload_gone",
+                detail: e.to_string(),
+            },
             Error::Db(e) if is_unreachable(&e) => {
                 tracing::error!(error = %e, "ledger unreachable");
                 ApiError::Unavailable("the database".into())
@@ -364,4 +369,21 @@ pub async fn problem_layer(
     }
     parts.status = problem.status();
     Response::from_parts(parts, std::mem::take(problem.body_mut()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_discarded_upload_is_a_conflict_not_a_server_error() {
+        let e = ApiError::from(crate::ledger::Error::UploadGone {
+            id: uuid::Uuid::nil(),
+            expected: "receiving",
+        });
+        assert_eq!(
+            (e.status(), e.code()),
+            (StatusCode::CONFLICT, "upload_gone")
+        );
+    }
 }
