@@ -158,7 +158,6 @@ pub async fn items(
 ) -> Result<Json<ItemPage>, ApiError> {
     let limit = page_limit(query.limit, DEFAULT_ITEMS, MAX_ITEMS)?;
     let ledger = state.campaigns().ledger();
-    ledger.existing_campaign(&id).await?;
     let filter = ItemFilter {
         outcome: query.outcome,
         account: query.account,
@@ -166,6 +165,10 @@ pub async fn items(
     let items = ledger
         .items(&id, &filter, query.after.as_deref(), limit)
         .await?;
+    // A page with items proves the campaign exists; only an empty one needs asking.
+    if items.is_empty() {
+        ledger.existing_campaign(&id).await?;
+    }
     Ok(Json(ItemPage {
         next: next(&items, limit, |i| &i.job_id),
         items,
