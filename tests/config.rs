@@ -370,7 +370,7 @@ fn a_kirimin_leave_with_an_owner_check_books_two_requests() {
 #[test]
 fn api_section_defaults_and_problems_name_their_keys() {
     let s = load_with_env(None, &env(&[])).unwrap();
-    assert_eq!(s.api.listen.to_string(), config::DEFAULT_API_LISTEN);
+    assert_eq!(s.api.listen, config::DEFAULT_API_LISTEN);
     assert_eq!(s.api.max_body_bytes, config::DEFAULT_API_MAX_BODY_BYTES);
     assert!(s.api.tokens.is_empty());
     let vars = env(&[

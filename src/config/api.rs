@@ -4,7 +4,6 @@
 //! caller; the table key is the caller's name.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use super::raw::{RawApi, RawCredential};
 use super::validate::{Problems, bounded, credential, duration};
@@ -27,20 +26,7 @@ pub(super) fn api_settings(
     raw: RawApi,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> ApiSettings {
-    let default_listen: SocketAddr = DEFAULT_API_LISTEN
-        .parse()
-        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 8080)));
-    let listen = match raw.listen {
-        None => default_listen,
-        Some(s) => p
-            .check(
-                "api.listen",
-                s.trim().parse::<SocketAddr>().map_err(|_| {
-                    format!("{s:?} is not an address: use IP:PORT, e.g. 0.0.0.0:8080")
-                }),
-            )
-            .unwrap_or(default_listen),
-    };
+    let listen = super::validate::listen(p, "api.listen", raw.listen, DEFAULT_API_LISTEN);
     let max_body_bytes = bounded(
         p,
         "api.max_body_bytes",

@@ -53,7 +53,10 @@ pub const DEFAULT_CONCURRENCY: u32 = 32;
 /// Default time a stopping worker gives its in-flight jobs before handing them back.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(25);
 /// Default address the HTTP API listens on.
-pub const DEFAULT_API_LISTEN: &str = "0.0.0.0:8080";
+pub const DEFAULT_API_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    8080,
+));
 /// Default cap on JSON request bodies of the HTTP API (1 MiB).
 pub const DEFAULT_API_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default cap on uploads to the HTTP API (256 MiB).
@@ -61,7 +64,10 @@ pub const DEFAULT_API_MAX_UPLOAD_BYTES: u64 = 256 * 1024 * 1024;
 /// Default time the HTTP API gives one request before answering 503.
 pub const DEFAULT_API_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default address of the worker's metrics listener (`GET /metrics`).
-pub const DEFAULT_METRICS_LISTEN: &str = "0.0.0.0:9091";
+pub const DEFAULT_METRICS_LISTEN: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::UNSPECIFIED,
+    9091,
+));
 /// The environment-variable prefix (`BULKLEAVE__…`).
 pub const ENV_PREFIX: &str = "BULKLEAVE";
 
@@ -157,7 +163,7 @@ pub struct ApiSettings {
     pub listen: SocketAddr,
     /// Cap on JSON request bodies. Default [`DEFAULT_API_MAX_BODY_BYTES`].
     pub max_body_bytes: usize,
-    /// Cap on uploads (for the upload endpoints to come). Default
+    /// Cap on one CSV or NDJSON campaign upload (streamed; JSON bodies have their own cap). Default
     /// [`DEFAULT_API_MAX_UPLOAD_BYTES`].
     pub max_upload_bytes: u64,
     /// Time one request may take before it is answered 503. Default

@@ -53,30 +53,25 @@ pub(super) fn quota_policy(
     base: QuotaPolicy,
 ) -> QuotaPolicy {
     let key = |k: &str| format!("{section}.{k}");
-    let mut fraction = |k: &str, v: Option<f64>, lo: f64, hi: f64, default: f64| match v {
-        None => default,
-        Some(v) if v >= lo && v <= hi => v,
-        Some(_) => {
-            p.add(key(k), format!("must be between {lo} and {hi}"));
-            default
-        }
+    let fraction = |p: &mut Problems, k: &str, v: Option<f64>, range, default| {
+        super::validate::bounded(p, &key(k), v, range, default)
     };
-    let headroom = fraction("headroom", raw.headroom, 0.0, 0.5, base.headroom);
+    let headroom = fraction(p, "headroom", raw.headroom, 0.0..=0.5, base.headroom);
     let decrease = fraction(
+        p,
         "aimd_decrease",
         raw.aimd_decrease,
-        0.05,
-        0.95,
+        0.05..=0.95,
         base.aimd.decrease,
     );
     let increase = fraction(
+        p,
         "aimd_increase",
         raw.aimd_increase,
-        0.001,
-        1.0,
+        0.001..=1.0,
         base.aimd.increase,
     );
-    let floor = fraction("aimd_floor", raw.aimd_floor, 0.01, 1.0, base.aimd.floor);
+    let floor = fraction(p, "aimd_floor", raw.aimd_floor, 0.01..=1.0, base.aimd.floor);
     QuotaPolicy {
         headroom,
         inline_wait: short_wait(p, &key("inline_wait"), raw.inline_wait.as_deref())

@@ -1,6 +1,7 @@
 //! Turns the raw configuration into [`Settings`], collecting one [`Problem`] per mistake.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -286,6 +287,25 @@ where
             default
         }
     }
+}
+
+/// A listen address (`IP:PORT`) at `key`, or `default` when absent or unusable.
+pub(super) fn listen(
+    p: &mut Problems,
+    key: &str,
+    value: Option<String>,
+    default: SocketAddr,
+) -> SocketAddr {
+    let Some(s) = value else {
+        return default;
+    };
+    p.check(
+        key,
+        s.trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("{s:?} is not an address: use IP:PORT, e.g. {default}")),
+    )
+    .unwrap_or(default)
 }
 
 /// A duration: `30s`, `1m 30s`, `500ms`, or a bare number of seconds.
