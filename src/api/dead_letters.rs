@@ -135,38 +135,13 @@ impl From<DeadLetter> for DeadLetterView {
     }
 }
 
-/// What requeueing did with one id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RequeueResult {
-    /// Back in the queue, attempt counters reset.
-    Requeued,
-    /// Not a dead letter (never was, or already requeued).
-    NotDead,
-    /// Undecodable: kept for inspection.
-    Poison,
-    /// A newer job holds its idempotency key: kept, so the leave does not run twice.
-    Superseded,
-}
-
-impl From<Requeued> for RequeueResult {
-    fn from(r: Requeued) -> Self {
-        match r {
-            Requeued::Requeued => RequeueResult::Requeued,
-            Requeued::NotDead => RequeueResult::NotDead,
-            Requeued::Poison => RequeueResult::Poison,
-            Requeued::Superseded => RequeueResult::Superseded,
-        }
-    }
-}
-
 /// The result for one id.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequeueOutcome {
     /// The job id.
     pub id: String,
     /// What happened.
-    pub result: RequeueResult,
+    pub result: Requeued,
 }
 
 /// Which dead letters to requeue: `ids` or `all`, not both.
@@ -250,10 +225,9 @@ pub async fn requeue_one(
         .await?
         .first()
         .copied()
-        .map(RequeueResult::from)
         .ok_or_else(|| ApiError::Internal("requeue returned no result".into()))?;
     match result {
-        RequeueResult::Requeued => {
+        Requeued::Requeued => {
             let target = format!("job:{id}");
             let detail = serde_json::json!({});
             state
@@ -261,15 +235,15 @@ pub async fn requeue_one(
                 .await;
             Ok(Json(RequeueOutcome { id, result }))
         }
-        RequeueResult::NotDead => Err(ApiError::NotFound(format!(
+        Requeued::NotDead => Err(ApiError::NotFound(format!(
             "{:?} is not a dead letter",
             crate::job::excerpt(&id)
         ))),
-        RequeueResult::Poison => Err(ApiError::Conflict {
+        Requeued::Poison => Err(ApiError::Conflict {
             code: "poison",
             detail: "the entry cannot be decoded; it is kept for inspection".into(),
         }),
-        RequeueResult::Superseded => Err(ApiError::Conflict {
+        Requeued::Superseded => Err(ApiError::Conflict {
             code: "superseded",
             detail: "a newer job holds its idempotency key; it is kept".into(),
         }),
@@ -307,16 +281,10 @@ pub async fn requeue_many(
             let results: Vec<RequeueOutcome> = ids
                 .into_iter()
                 .zip(results)
-                .map(|(id, r)| RequeueOutcome {
-                    id,
-                    result: r.into(),
-                })
+                .map(|(id, r)| RequeueOutcome { id, result: r })
                 .collect();
             // Each requeued job is audited as if requeued on its own.
-            for r in results
-                .iter()
-                .filter(|r| r.result == RequeueResult::Requeued)
-            {
+            for r in results.iter().filter(|r| r.result == Requeued::Requeued) {
                 let target = format!("job:{}", r.id);
                 state
                     .audit(
@@ -330,7 +298,7 @@ pub async fn requeue_many(
             Ok(Json(RequeueSummary {
                 requeued: results
                     .iter()
-                    .filter(|r| r.result == RequeueResult::Requeued)
+                    .filter(|r| r.result == Requeued::Requeued)
                     .count(),
                 results: Some(results),
             }))

@@ -16,9 +16,12 @@ pub struct DeadLetter {
     pub job: Option<LeaveJob>,
 }
 
-/// What [`Queue::requeue`] did with one id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// What [`Queue::requeue`] did with one id (also the API's `RequeueResult`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = RequeueResult)]
 pub enum Requeued {
     /// Back in the jobs stream, attempt counters reset.
     Requeued,

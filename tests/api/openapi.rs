@@ -119,6 +119,7 @@ async fn the_document_lists_exactly_the_routes() {
         "CampaignStatus",
         "ItemPage",
         "AuditTrail",
+        "RequeueResult",
     ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
