@@ -51,11 +51,12 @@ fn configured<'a>(state: &'a AppState, name: &str) -> Result<&'a AccountSettings
     name.parse::<AccountName>()
         .ok()
         .and_then(|n| state.settings().accounts.get(&n))
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
+        .ok_or_else(|| ApiError::Missing {
+            code: "not_found",
+            detail: format!(
                 "{:?} is not a configured account",
                 crate::job::excerpt(name)
-            ))
+            ),
         })
 }
 

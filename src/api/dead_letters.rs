@@ -235,10 +235,10 @@ pub async fn requeue_one(
                 .await;
             Ok(Json(RequeueOutcome { id, result }))
         }
-        Requeued::NotDead => Err(ApiError::NotFound(format!(
-            "{:?} is not a dead letter",
-            crate::job::excerpt(&id)
-        ))),
+        Requeued::NotDead => Err(ApiError::Missing {
+            code: "not_found",
+            detail: format!("{:?} is not a dead letter", crate::job::excerpt(&id)),
+        }),
         Requeued::Poison => Err(ApiError::Conflict {
             code: "poison",
             detail: "the entry cannot be decoded; it is kept for inspection".into(),

@@ -28,10 +28,7 @@ pub enum ApiError {
     /// No valid bearer token (401, `unauthorized`).
     #[error("a valid bearer token is required")]
     Unauthorized,
-    /// The named resource does not exist (404, `not_found`).
-    #[error("{0}")]
-    NotFound(String),
-    /// The named resource does not exist (404, its own code: `campaign_not_found`).
+    /// The named resource does not exist (404, its code: `not_found`, `campaign_not_found`).
     #[error("{detail}")]
     Missing {
         /// The machine code.
@@ -112,9 +109,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) | ApiError::Missing { .. } | ApiError::RouteNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::Missing { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidJson(_) | ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidJob(_) | ApiError::InvalidUpload(_) => {
@@ -136,7 +131,6 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthorized => "unauthorized",
-            ApiError::NotFound(_) => "not_found",
             ApiError::Missing { code, .. } => code,
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
