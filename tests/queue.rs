@@ -8,10 +8,11 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use common::queue::{failure, fetch_all};
+
 use bulkleave::job::{LeaveJob, LeaveRequest};
 use bulkleave::queue::{
-    Admit, AttemptRecord, DeadInfo, Delivery, Enqueued, Limits, OutcomeRecord, Queue, QueueOptions,
-    Requeued,
+    Admit, DeadInfo, Delivery, Enqueued, Limits, OutcomeRecord, Queue, QueueOptions, Requeued,
 };
 use bulkleave::quota::QuotaPolicy;
 
@@ -28,40 +29,6 @@ async fn queue(lease: Duration) -> Queue {
     Queue::connect(&common::redis_settings(), options)
         .await
         .unwrap()
-}
-
-async fn fetch_all(q: &Queue, consumer: &str, want: usize) -> Vec<Delivery> {
-    let mut conn = q
-        .blocking_connection(Duration::from_millis(200))
-        .await
-        .unwrap();
-    let mut got = Vec::new();
-    for _ in 0..50 {
-        if got.len() >= want {
-            break;
-        }
-        got.extend(
-            q.fetch(
-                &mut conn,
-                consumer,
-                want - got.len(),
-                Duration::from_millis(100),
-            )
-            .await
-            .unwrap(),
-        );
-    }
-    got
-}
-
-/// A failed attempt with `class` and HTTP `status`.
-fn failure(class: &str, status: Option<u16>) -> AttemptRecord {
-    AttemptRecord {
-        at_ms: 1,
-        class: class.into(),
-        detail: format!("{class} ({status:?})"),
-        http_status: status,
-    }
 }
 
 fn left(d: &Delivery) -> OutcomeRecord {
