@@ -15,6 +15,7 @@
 //! | [`ledger`] | the audit ledger in PostgreSQL: campaigns, items and outcomes, uploads, account state, audit trail (every SQL statement) |
 //! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
+//! | [`embedded`] | an in-process Redis-compatible server (RESP, streams, Lua) that runs the queue with no Redis installed |
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
 //! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter, not wired in yet (the fleet-wide one is the queue's admission) |
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
@@ -37,6 +38,7 @@ pub mod api;
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod embedded;
 pub mod job;
 pub mod ledger;
 pub mod metrics;
