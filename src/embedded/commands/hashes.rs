@@ -6,6 +6,9 @@ use crate::embedded::number;
 use crate::embedded::resp::Reply;
 use crate::embedded::store::Hash;
 
+/// Entries up to which Redis keeps a hash as a listpack (`hash-max-listpack-entries`).
+const LISTPACK_ENTRIES: usize = 128;
+
 pub(super) const SPECS: &[Spec] = &[
     spec("hset", -4, hset),
     spec("hmset", -4, hset),
@@ -80,9 +83,18 @@ fn hdel(c: &mut Call) -> Outcome {
     let Some(hash) = c.read::<Hash>(1)? else {
         return Ok(Reply::Int(0));
     };
+    // Small hashes keep their order, as Redis's listpacks do; past Redis's listpack size
+    // (where its order is arbitrary anyway) a removal costs O(1), not O(n).
+    let small = hash.len() <= LISTPACK_ENTRIES;
     let removed = args[2..]
         .iter()
-        .filter(|f| hash.shift_remove(*f).is_some())
+        .filter(|f| {
+            if small {
+                hash.shift_remove(*f).is_some()
+            } else {
+                hash.swap_remove(*f).is_some()
+            }
+        })
         .count();
     c.tidy::<Hash>(1);
     Ok(Reply::count(removed))
