@@ -60,7 +60,11 @@ pub(super) fn fmt_g(v: f64, precision: usize) -> String {
         strip_zeros(format!("{v:.decimals$}"))
     } else {
         let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", strip_zeros(mantissa.to_owned()), exp.abs())
+        format!(
+            "{}e{sign}{:02}",
+            strip_zeros(mantissa.to_owned()),
+            exp.abs()
+        )
     }
 }
 

@@ -115,7 +115,9 @@ pub(super) fn parse(buf: &[u8]) -> Result<Parsed, ProtocolError> {
 fn parse_inline(buf: &[u8]) -> Result<Parsed, ProtocolError> {
     let Some(end) = buf.iter().position(|&b| b == b'\n') else {
         if buf.len() > MAX_INLINE {
-            return Err(ProtocolError("Protocol error: too big inline request".into()));
+            return Err(ProtocolError(
+                "Protocol error: too big inline request".into(),
+            ));
         }
         return Ok(None);
     };
@@ -189,7 +191,9 @@ mod tests {
         for cut in 1..used {
             assert_eq!(parse(&two[..cut]), Ok(None), "cut at {cut}");
         }
-        let (args, used) = parse(b"set a  b\r\nrest").expect("valid").expect("complete");
+        let (args, used) = parse(b"set a  b\r\nrest")
+            .expect("valid")
+            .expect("complete");
         assert_eq!((args.len(), used), (3, 10));
         assert!(parse(b"*2\r\n:1\r\n").is_err());
         assert!(parse(b"*x\r\n").is_err());

@@ -3,8 +3,8 @@
 //! (`SETNAME`, `GETNAME`, `ID`, `SETINFO`, which redis-rs sends on connecting) and `QUIT`.
 //! Everything else goes to the engine.
 
-use super::commands;
 use super::REDIS_VERSION;
+use super::commands;
 use super::engine::Ran;
 use super::resp::Reply;
 use super::server::Shared;
@@ -157,9 +157,8 @@ impl Session {
                 self.name = Some(args[2].clone());
                 Step::Reply(Reply::ok())
             }),
-            "GETNAME" => arity(2).unwrap_or_else(|| {
-                Step::Reply(self.name.clone().map_or(Reply::Nil, Reply::Bulk))
-            }),
+            "GETNAME" => arity(2)
+                .unwrap_or_else(|| Step::Reply(self.name.clone().map_or(Reply::Nil, Reply::Bulk))),
             "ID" => arity(2).unwrap_or_else(|| {
                 Step::Reply(Reply::Int(i64::try_from(self.id).unwrap_or(i64::MAX)))
             }),

@@ -144,7 +144,11 @@ impl Db {
     }
 
     /// The value at `key` as `T`; `Err` if it holds another type.
-    pub(super) fn get<T: Kind>(&mut self, key: &[u8], now: u64) -> Result<Option<&mut T>, WrongType> {
+    pub(super) fn get<T: Kind>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+    ) -> Result<Option<&mut T>, WrongType> {
         match self.entry(key, now) {
             None => Ok(None),
             Some(e) => T::of_mut(&mut e.value).map(Some).ok_or(WrongType),
@@ -152,7 +156,11 @@ impl Db {
     }
 
     /// The value at `key` as `T`, created empty if missing.
-    pub(super) fn get_or_create<T: Kind>(&mut self, key: &[u8], now: u64) -> Result<&mut T, WrongType> {
+    pub(super) fn get_or_create<T: Kind>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+    ) -> Result<&mut T, WrongType> {
         if self.entry(key, now).is_none() {
             self.insert(key.to_vec(), T::default().wrap(), None);
         }

@@ -36,7 +36,10 @@ impl StreamId {
     pub(super) fn prev(self) -> Option<StreamId> {
         match self.seq.checked_sub(1) {
             Some(seq) => Some(StreamId { seq, ..self }),
-            None => self.ms.checked_sub(1).map(|ms| StreamId { ms, seq: u64::MAX }),
+            None => self
+                .ms
+                .checked_sub(1)
+                .map(|ms| StreamId { ms, seq: u64::MAX }),
         }
     }
 
@@ -243,7 +246,14 @@ mod tests {
         for bad in [&b"5-"[..], b"-3", b"a-1", b"", b"+1"] {
             assert_eq!(StreamId::parse(bad, 0), None);
         }
-        assert_eq!(StreamId { ms: 1, seq: u64::MAX }.next(), Some(StreamId { ms: 2, seq: 0 }));
+        assert_eq!(
+            StreamId {
+                ms: 1,
+                seq: u64::MAX
+            }
+            .next(),
+            Some(StreamId { ms: 2, seq: 0 })
+        );
         assert_eq!(StreamId::MAX.next(), None);
         assert_eq!(StreamId::MIN.prev(), None);
     }
@@ -256,7 +266,11 @@ mod tests {
         assert_eq!(s.trim(Trim::MaxLen(100), false, 0), 50);
         let mut s = stream_of(10);
         assert_eq!(s.trim(Trim::MinId(StreamId { ms: 4, seq: 0 }), false, 0), 3);
-        assert_eq!(s.trim(Trim::MaxLen(1), true, 0), 0, "the node would leave too few");
+        assert_eq!(
+            s.trim(Trim::MaxLen(1), true, 0),
+            0,
+            "the node would leave too few"
+        );
         assert_eq!(s.trim(Trim::MaxLen(0), true, 0), 7);
     }
 

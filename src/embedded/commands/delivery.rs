@@ -45,8 +45,7 @@ fn read_args(c: &Call) -> Result<Read, Fail> {
                 i += 1;
                 let t = number::parse_i64(c.arg(i))
                     .ok_or_else(|| Fail::new("ERR timeout is not an integer or out of range"))?;
-                r.block =
-                    Some(u64::try_from(t).map_err(|_| Fail::new("ERR timeout is negative"))?);
+                r.block = Some(u64::try_from(t).map_err(|_| Fail::new("ERR timeout is negative"))?);
             }
             "COUNT" if more > 0 => {
                 i += 1;
@@ -114,8 +113,12 @@ fn xreadgroup(c: &mut Call) -> Outcome {
     let mut served = Vec::new();
     for (key_at, id) in wanted {
         let key = c.args[key_at].clone();
-        let Some(stream) = c.read::<Stream>(key_at)? else { continue };
-        let Some(group) = stream.groups.get_mut(&r.group) else { continue };
+        let Some(stream) = c.read::<Stream>(key_at)? else {
+            continue;
+        };
+        let Some(group) = stream.groups.get_mut(&r.group) else {
+            continue;
+        };
         let entries = match id {
             None => {
                 let newest = stream.entries.last_key_value().map(|(id, _)| *id);
@@ -137,7 +140,12 @@ fn xreadgroup(c: &mut Call) -> Outcome {
             Some(after) => {
                 let consumer = group.consumer(&r.consumer, now);
                 let ids: Vec<StreamId> = match after.next() {
-                    Some(from) => consumer.pending.range(from..).take(limit).copied().collect(),
+                    Some(from) => consumer
+                        .pending
+                        .range(from..)
+                        .take(limit)
+                        .copied()
+                        .collect(),
                     None => Vec::new(),
                 };
                 let mut out = Vec::new();
@@ -150,7 +158,9 @@ fn xreadgroup(c: &mut Call) -> Outcome {
                             }
                             out.push(entry_reply(id, fields));
                         }
-                        None => out.push(Reply::Array(vec![Reply::Bulk(id.bytes()), Reply::NilArray])),
+                        None => {
+                            out.push(Reply::Array(vec![Reply::Bulk(id.bytes()), Reply::NilArray]))
+                        }
                     }
                 }
                 out
@@ -246,7 +256,9 @@ fn xclaim(c: &mut Call) -> Outcome {
             continue;
         }
         group.consumer(&consumer, now);
-        let Some(p) = group.assign(id, &consumer) else { continue };
+        let Some(p) = group.assign(id, &consumer) else {
+            continue;
+        };
         p.delivered_at = delivered_at;
         match retry {
             Some(n) => p.deliveries = n,
@@ -273,7 +285,9 @@ fn xautoclaim(c: &mut Call) -> Outcome {
     let min_idle = min_idle(c, "XAUTOCLAIM")?;
     let (start, exclusive) = interval_id(c.arg(5), 0)?;
     let start = if exclusive {
-        start.next().ok_or_else(|| Fail::new("ERR invalid start ID for the interval"))?
+        start
+            .next()
+            .ok_or_else(|| Fail::new("ERR invalid start ID for the interval"))?
     } else {
         start
     };
@@ -324,7 +338,10 @@ fn xautoclaim(c: &mut Call) -> Outcome {
             count -= 1;
             continue;
         }
-        let idle = group.pel.get(id).map_or(0, |p| now.saturating_sub(p.delivered_at));
+        let idle = group
+            .pel
+            .get(id)
+            .map_or(0, |p| now.saturating_sub(p.delivered_at));
         if min_idle > 0 && idle < min_idle {
             continue;
         }

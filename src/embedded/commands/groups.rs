@@ -44,7 +44,9 @@ fn xgroup(c: &mut Call) -> Outcome {
         ],
     )?;
     if sub == "help" {
-        return Ok(Reply::bulks(["XGROUP <subcommand> [<arg> ...]. Subcommands are:"]));
+        return Ok(Reply::bulks([
+            "XGROUP <subcommand> [<arg> ...]. Subcommands are:",
+        ]));
     }
     let syntax_msg = format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try XGROUP HELP.",
@@ -63,7 +65,9 @@ fn xgroup(c: &mut Call) -> Outcome {
                 "ENTRIESREAD" if i + 1 < c.args.len() => {
                     let n = c.int(i + 1)?;
                     if n < -1 {
-                        return Err(Fail::new("ERR value for ENTRIESREAD must be positive or -1"));
+                        return Err(Fail::new(
+                            "ERR value for ENTRIESREAD must be positive or -1",
+                        ));
                     }
                     i += 2;
                 }
@@ -79,7 +83,10 @@ fn xgroup(c: &mut Call) -> Outcome {
         ));
     }
     let needs_group = matches!(sub, "setid" | "createconsumer" | "delconsumer");
-    if needs_group && c.read::<Stream>(2)?.is_some_and(|s| !s.groups.contains_key(&name)) {
+    if needs_group
+        && c.read::<Stream>(2)?
+            .is_some_and(|s| !s.groups.contains_key(&name))
+    {
         return Err(Fail::new(format!(
             "NOGROUP No such consumer group '{}' for key name '{}'",
             String::from_utf8_lossy(&name),
@@ -90,7 +97,11 @@ fn xgroup(c: &mut Call) -> Outcome {
         "create" if c.args.len() <= 8 => {
             let id_arg = c.args[4].clone();
             let at = c.read::<Stream>(2)?.map_or(StreamId::MIN, |s| s.last_id);
-            let id = if id_arg == b"$" { at } else { strict_id(&id_arg)? };
+            let id = if id_arg == b"$" {
+                at
+            } else {
+                strict_id(&id_arg)?
+            };
             let stream = c.write::<Stream>(2)?;
             if stream.groups.contains_key(&name) {
                 return Err(Fail::new("BUSYGROUP Consumer Group name already exists"));
@@ -107,7 +118,11 @@ fn xgroup(c: &mut Call) -> Outcome {
         "setid" if c.args.len() == 5 || c.args.len() == 7 => {
             let id_arg = c.args[4].clone();
             let stream = c.write::<Stream>(2)?;
-            let id = if id_arg == b"$" { stream.last_id } else { strict_id(&id_arg)? };
+            let id = if id_arg == b"$" {
+                stream.last_id
+            } else {
+                strict_id(&id_arg)?
+            };
             if let Some(g) = stream.groups.get_mut(&name) {
                 g.last_delivered = id;
             }
@@ -154,7 +169,9 @@ fn xack(c: &mut Call) -> Outcome {
         .map(|a| strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
     let group = group_of(c, 1, 2)?;
-    Ok(Reply::count(ids.into_iter().filter(|id| group.ack(*id)).count()))
+    Ok(Reply::count(
+        ids.into_iter().filter(|id| group.ack(*id)).count(),
+    ))
 }
 
 /// The extended form's arguments.
@@ -181,13 +198,16 @@ fn extended(c: &Call) -> Result<Option<Extended>, Fail> {
     }
     let (start, start_ex) = interval_id(c.arg(at), 0)?;
     let start = if start_ex {
-        start.next().ok_or_else(|| Fail::new("ERR invalid start ID for the interval"))?
+        start
+            .next()
+            .ok_or_else(|| Fail::new("ERR invalid start ID for the interval"))?
     } else {
         start
     };
     let (end, end_ex) = interval_id(c.arg(at + 1), u64::MAX)?;
     let end = if end_ex {
-        end.prev().ok_or_else(|| Fail::new("ERR invalid end ID for the interval"))?
+        end.prev()
+            .ok_or_else(|| Fail::new("ERR invalid end ID for the interval"))?
     } else {
         end
     };
@@ -211,9 +231,15 @@ fn xpending(c: &mut Call) -> Outcome {
     let now = c.now;
     let group = group_of(c, 1, 2)?;
     let Some(x) = form else {
-        let (Some((first, _)), Some((last, _))) = (group.pel.first_key_value(), group.pel.last_key_value())
+        let (Some((first, _)), Some((last, _))) =
+            (group.pel.first_key_value(), group.pel.last_key_value())
         else {
-            return Ok(Reply::Array(vec![Reply::Int(0), Reply::Nil, Reply::Nil, Reply::NilArray]));
+            return Ok(Reply::Array(vec![
+                Reply::Int(0),
+                Reply::Nil,
+                Reply::Nil,
+                Reply::NilArray,
+            ]));
         };
         let consumers = group
             .consumers
@@ -237,7 +263,11 @@ fn xpending(c: &mut Call) -> Outcome {
         return Ok(Reply::Array(Vec::new()));
     }
     let ids: Vec<StreamId> = match &x.consumer {
-        None => group.pel.range(x.start..=x.end).map(|(id, _)| *id).collect(),
+        None => group
+            .pel
+            .range(x.start..=x.end)
+            .map(|(id, _)| *id)
+            .collect(),
         Some(name) => match group.consumers.get(name) {
             None => Vec::new(),
             Some(cons) => cons.pending.range(x.start..=x.end).copied().collect(),
@@ -248,7 +278,9 @@ fn xpending(c: &mut Call) -> Outcome {
         if out.len() >= x.count {
             break;
         }
-        let Some(p) = group.pel.get(&id) else { continue };
+        let Some(p) = group.pel.get(&id) else {
+            continue;
+        };
         let idle = i64::try_from(now.saturating_sub(p.delivered_at)).unwrap_or(i64::MAX);
         if x.min_idle > 0 && idle < x.min_idle {
             continue;

@@ -130,8 +130,9 @@ fn hincrby(c: &mut Call) -> Outcome {
     let hash = c.write::<Hash>(1)?;
     let current = match hash.get(&field) {
         None => 0,
-        Some(v) => number::parse_i64(v)
-            .ok_or_else(|| Fail::new("ERR hash value is not an integer"))?,
+        Some(v) => {
+            number::parse_i64(v).ok_or_else(|| Fail::new("ERR hash value is not an integer"))?
+        }
     };
     let next = current
         .checked_add(by)

@@ -6,8 +6,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Call, Fail, Outcome, Spec, noscript, spec};
-use crate::embedded::{REDIS_VERSION, glob};
 use crate::embedded::resp::Reply;
+use crate::embedded::{REDIS_VERSION, glob};
 
 pub(super) const SPECS: &[Spec] = &[
     spec("del", -2, del),
@@ -97,7 +97,9 @@ fn expire(c: &mut Call) -> Outcome {
     let Some(entry) = c.db.entry(&key, stamp) else {
         return Ok(Reply::Int(0));
     };
-    let current = entry.expires_at.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+    let current = entry
+        .expires_at
+        .map(|at| i64::try_from(at).unwrap_or(i64::MAX));
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
         || (gt && current.is_none_or(|cur| when <= cur))
@@ -141,18 +143,19 @@ fn persist(c: &mut Call) -> Outcome {
 fn kind(c: &mut Call) -> Outcome {
     let key = c.args[1].clone();
     let now = c.now;
-    let name = c.db.entry(&key, now).map_or("none", |e| e.value.type_name());
+    let name =
+        c.db.entry(&key, now)
+            .map_or("none", |e| e.value.type_name());
     Ok(Reply::Status(name.into()))
 }
 
 fn keys(c: &mut Call) -> Outcome {
     let pattern = c.arg(1);
-    let found: Vec<Vec<u8>> = c
-        .db
-        .live_keys(c.now)
-        .filter(|(k, _)| glob::matches(pattern, k))
-        .map(|(k, _)| k.clone())
-        .collect();
+    let found: Vec<Vec<u8>> =
+        c.db.live_keys(c.now)
+            .filter(|(k, _)| glob::matches(pattern, k))
+            .map(|(k, _)| k.clone())
+            .collect();
     Ok(Reply::bulks(found))
 }
 
@@ -174,7 +177,9 @@ fn ping(c: &mut Call) -> Outcome {
     match c.args.len() {
         1 => Ok(Reply::Status("PONG".into())),
         2 => Ok(Reply::bulk(c.arg(1))),
-        _ => Err(Fail::new("ERR wrong number of arguments for 'ping' command")),
+        _ => Err(Fail::new(
+            "ERR wrong number of arguments for 'ping' command",
+        )),
     }
 }
 
@@ -201,11 +206,10 @@ fn time(_: &mut Call) -> Outcome {
 
 fn info(c: &mut Call) -> Outcome {
     let keys = c.db.live_keys(c.now).count();
-    let volatile = c
-        .db
-        .live_keys(c.now)
-        .filter(|(_, e)| e.expires_at.is_some())
-        .count();
+    let volatile =
+        c.db.live_keys(c.now)
+            .filter(|(_, e)| e.expires_at.is_some())
+            .count();
     let mut text = format!(
         "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\n\
          executable:bulkleave (embedded)\r\n\r\n# Keyspace\r\n"

@@ -36,16 +36,27 @@ fn pop(c: &mut Call) -> Outcome {
         2 => None,
         3 => {
             let n = c.int(2)?;
-            Some(usize::try_from(n).map_err(|_| {
-                Fail::new("ERR value is out of range, must be positive")
-            })?)
+            Some(
+                usize::try_from(n)
+                    .map_err(|_| Fail::new("ERR value is out of range, must be positive"))?,
+            )
         }
         _ => return Err(Fail::syntax()),
     };
     let Some(list) = c.read::<List>(1)? else {
-        return Ok(if count.is_some() { Reply::NilArray } else { Reply::Nil });
+        return Ok(if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        });
     };
-    let take = |list: &mut List| if left { list.pop_front() } else { list.pop_back() };
+    let take = |list: &mut List| {
+        if left {
+            list.pop_front()
+        } else {
+            list.pop_back()
+        }
+    };
     let reply = match count {
         None => take(list).map_or(Reply::Nil, Reply::Bulk),
         Some(n) => Reply::Array((0..n).map_while(|_| take(list)).map(Reply::Bulk).collect()),
@@ -61,7 +72,11 @@ fn llen(c: &mut Call) -> Outcome {
 /// Redis's `start`/`stop` indexes (negative from the end) as a range within `len`.
 pub(super) fn index_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len_i = i64::try_from(len).unwrap_or(i64::MAX);
-    let start = if start < 0 { (len_i + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len_i + start).max(0)
+    } else {
+        start
+    };
     let stop = if stop < 0 { len_i + stop } else { stop };
     if start > stop || start >= len_i {
         return None;

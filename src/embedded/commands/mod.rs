@@ -138,7 +138,11 @@ pub(super) const fn spec(name: &'static str, arity: i32, run: fn(&mut Call) -> O
 }
 
 /// A table entry for a command scripts may not call.
-pub(super) const fn noscript(name: &'static str, arity: i32, run: fn(&mut Call) -> Outcome) -> Spec {
+pub(super) const fn noscript(
+    name: &'static str,
+    arity: i32,
+    run: fn(&mut Call) -> Outcome,
+) -> Spec {
     Spec {
         name,
         arity,
@@ -227,7 +231,9 @@ pub(super) fn dispatch_from_script(call: &mut Call) -> Outcome {
         return Err(Fail::new("ERR Unknown Redis command called from script"));
     };
     if spec.noscript {
-        return Err(Fail::new("ERR This Redis command is not allowed from script"));
+        return Err(Fail::new(
+            "ERR This Redis command is not allowed from script",
+        ));
     }
     if !arity_ok(spec.arity, call.args.len()) {
         return Err(Fail::new(

@@ -20,11 +20,13 @@ fn eval(c: &mut Call) -> Outcome {
             "ERR Number of keys can't be greater than number of args",
         ));
     }
-    let numkeys = usize::try_from(numkeys)
-        .map_err(|_| Fail::new("ERR Number of keys can't be negative"))?;
+    let numkeys =
+        usize::try_from(numkeys).map_err(|_| Fail::new("ERR Number of keys can't be negative"))?;
     let (keys, argv) = c.args[3..].split_at(numkeys);
     let Some(scripting) = c.scripting.as_deref_mut() else {
-        return Err(Fail::new("ERR This Redis command is not allowed from script"));
+        return Err(Fail::new(
+            "ERR This Redis command is not allowed from script",
+        ));
     };
     let sha = if by_sha {
         String::from_utf8_lossy(&c.args[1]).to_ascii_lowercase()
@@ -48,7 +50,9 @@ fn script(c: &mut Call) -> Outcome {
     )?;
     let args = c.args;
     let Some(scripting) = c.scripting.as_deref_mut() else {
-        return Err(Fail::new("ERR This Redis command is not allowed from script"));
+        return Err(Fail::new(
+            "ERR This Redis command is not allowed from script",
+        ));
     };
     match sub {
         "load" => Ok(Reply::bulk(scripting.load(&args[2])?)),
@@ -59,7 +63,9 @@ fn script(c: &mut Call) -> Outcome {
                 .collect(),
         )),
         "flush" => {
-            let mode = args.get(2).map(|m| String::from_utf8_lossy(m).to_ascii_uppercase());
+            let mode = args
+                .get(2)
+                .map(|m| String::from_utf8_lossy(m).to_ascii_uppercase());
             if args.len() > 3 || mode.is_some_and(|m| m != "ASYNC" && m != "SYNC") {
                 return Err(Fail::new("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
             }
@@ -67,6 +73,8 @@ fn script(c: &mut Call) -> Outcome {
             Ok(Reply::ok())
         }
         "kill" => Err(Fail::new("NOTBUSY No scripts in execution right now.")),
-        _ => Ok(Reply::bulks(["SCRIPT <subcommand> [<arg> ...]. Subcommands are:"])),
+        _ => Ok(Reply::bulks([
+            "SCRIPT <subcommand> [<arg> ...]. Subcommands are:",
+        ])),
     }
 }

@@ -33,8 +33,14 @@ pub(super) fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, boo
     match arg {
         b"-" => Ok((StreamId::MIN, false)),
         b"+" => Ok((StreamId::MAX, false)),
-        [b'(', rest @ ..] => Ok((StreamId::parse(rest, missing_seq).ok_or_else(invalid_id)?, true)),
-        _ => Ok((StreamId::parse(arg, missing_seq).ok_or_else(invalid_id)?, false)),
+        [b'(', rest @ ..] => Ok((
+            StreamId::parse(rest, missing_seq).ok_or_else(invalid_id)?,
+            true,
+        )),
+        _ => Ok((
+            StreamId::parse(arg, missing_seq).ok_or_else(invalid_id)?,
+            false,
+        )),
     }
 }
 
@@ -92,9 +98,10 @@ fn trim_args(c: &Call, at: usize, xadd: bool) -> Result<TrimArgs, Fail> {
                 i += 1;
                 t.trim = Some(if word == "MAXLEN" {
                     let n = c.int(i)?;
-                    Trim::MaxLen(u64::try_from(n).map_err(|_| {
-                        Fail::new("ERR The MAXLEN argument must be >= 0.")
-                    })?)
+                    Trim::MaxLen(
+                        u64::try_from(n)
+                            .map_err(|_| Fail::new("ERR The MAXLEN argument must be >= 0."))?,
+                    )
                 } else {
                     Trim::MinId(strict_id(c.arg(i))?)
                 });
@@ -102,9 +109,10 @@ fn trim_args(c: &Call, at: usize, xadd: bool) -> Result<TrimArgs, Fail> {
             "LIMIT" if more > 0 => {
                 i += 1;
                 let n = c.int(i)?;
-                limit_given = Some(usize::try_from(n).map_err(|_| {
-                    Fail::new("ERR The LIMIT argument must be >= 0.")
-                })?);
+                limit_given = Some(
+                    usize::try_from(n)
+                        .map_err(|_| Fail::new("ERR The LIMIT argument must be >= 0."))?,
+                );
             }
             "NOMKSTREAM" if xadd => t.no_mkstream = true,
             _ if xadd => {
@@ -136,8 +144,11 @@ fn now_ms() -> u64 {
 
 /// The id `XADD` gives the new entry: `*` (time-based), `<ms>-*` or explicit.
 fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
-    let smaller =
-        || Fail::new("ERR The ID specified in XADD is equal or smaller than the target stream top item");
+    let smaller = || {
+        Fail::new(
+            "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+        )
+    };
     if arg == b"*" {
         let ms = now_ms().max(last.ms);
         return if ms == last.ms {
@@ -147,7 +158,10 @@ fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
         };
     }
     if let Some(ms) = arg.strip_suffix(b"-*") {
-        let ms = StreamId::parse(ms, 0).filter(|_| !ms.contains(&b'-')).ok_or_else(invalid_id)?.ms;
+        let ms = StreamId::parse(ms, 0)
+            .filter(|_| !ms.contains(&b'-'))
+            .ok_or_else(invalid_id)?
+            .ms;
         return match ms.cmp(&last.ms) {
             std::cmp::Ordering::Greater => Ok(StreamId { ms, seq: 0 }),
             std::cmp::Ordering::Equal => last
@@ -160,7 +174,9 @@ fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
     }
     let id = strict_id(arg)?;
     if id == StreamId::MIN {
-        return Err(Fail::new("ERR The ID specified in XADD must be greater than 0-0"));
+        return Err(Fail::new(
+            "ERR The ID specified in XADD must be greater than 0-0",
+        ));
     }
     if id <= last {
         return Err(smaller());
@@ -177,7 +193,9 @@ fn xadd(c: &mut Call) -> Outcome {
     let fields_at = t.next + 1;
     let pairs = c.args.len().saturating_sub(fields_at);
     if pairs < 2 || pairs % 2 == 1 {
-        return Err(Fail::new("ERR wrong number of arguments for 'xadd' command"));
+        return Err(Fail::new(
+            "ERR wrong number of arguments for 'xadd' command",
+        ));
     }
     if t.no_mkstream && c.read::<Stream>(1)?.is_none() {
         return Ok(Reply::Nil);
@@ -203,7 +221,9 @@ fn xadd(c: &mut Call) -> Outcome {
 }
 
 fn xlen(c: &mut Call) -> Outcome {
-    Ok(Reply::count(c.read::<Stream>(1)?.map_or(0, |s| s.entries.len())))
+    Ok(Reply::count(
+        c.read::<Stream>(1)?.map_or(0, |s| s.entries.len()),
+    ))
 }
 
 fn xrange(c: &mut Call) -> Outcome {
@@ -213,8 +233,16 @@ fn xrange(c: &mut Call) -> Outcome {
     let (end, end_ex) = interval_id(c.arg(end_at), u64::MAX)?;
     let bad_start = || Fail::new("ERR invalid start ID for the interval");
     let bad_end = || Fail::new("ERR invalid end ID for the interval");
-    let start = if start_ex { start.next().ok_or_else(bad_start)? } else { start };
-    let end = if end_ex { end.prev().ok_or_else(bad_end)? } else { end };
+    let start = if start_ex {
+        start.next().ok_or_else(bad_start)?
+    } else {
+        start
+    };
+    let end = if end_ex {
+        end.prev().ok_or_else(bad_end)?
+    } else {
+        end
+    };
     let mut count = None;
     let mut j = 4;
     while j < c.args.len() {
@@ -237,9 +265,16 @@ fn xrange(c: &mut Call) -> Outcome {
     let range = stream.entries.range(start..=end);
     let take = count.unwrap_or(usize::MAX);
     let items: Vec<Reply> = if rev {
-        range.rev().take(take).map(|(id, f)| entry_reply(*id, f)).collect()
+        range
+            .rev()
+            .take(take)
+            .map(|(id, f)| entry_reply(*id, f))
+            .collect()
     } else {
-        range.take(take).map(|(id, f)| entry_reply(*id, f)).collect()
+        range
+            .take(take)
+            .map(|(id, f)| entry_reply(*id, f))
+            .collect()
     };
     Ok(Reply::Array(items))
 }

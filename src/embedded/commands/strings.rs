@@ -16,7 +16,8 @@ pub(super) const SPECS: &[Spec] = &[
 ];
 
 fn get(c: &mut Call) -> Outcome {
-    Ok(c.read::<Vec<u8>>(1)?.map_or(Reply::Nil, |v| Reply::bulk(v.as_slice())))
+    Ok(c.read::<Vec<u8>>(1)?
+        .map_or(Reply::Nil, |v| Reply::bulk(v.as_slice())))
 }
 
 /// How `SET` treats the key's time to live.
@@ -102,9 +103,10 @@ fn incr(c: &mut Call) -> Outcome {
         "INCR" => 1,
         "DECR" => -1,
         "INCRBY" => c.int(2)?,
-        _ => c.int(2)?.checked_neg().ok_or_else(|| {
-            Fail::new("ERR decrement would overflow")
-        })?,
+        _ => c
+            .int(2)?
+            .checked_neg()
+            .ok_or_else(|| Fail::new("ERR decrement would overflow"))?,
     };
     let current = match c.read::<Vec<u8>>(1)? {
         None => 0,

@@ -127,7 +127,11 @@ fn bound(arg: &[u8]) -> Option<ScoreBound> {
         None => (false, arg),
     };
     let text = std::str::from_utf8(text).ok()?;
-    let value = if text.is_empty() { 0.0 } else { text.parse::<f64>().ok()? };
+    let value = if text.is_empty() {
+        0.0
+    } else {
+        text.parse::<f64>().ok()?
+    };
     (!value.is_nan()).then_some(ScoreBound { value, exclusive })
 }
 
@@ -189,7 +193,13 @@ enum By {
 fn zrange(c: &mut Call) -> Outcome {
     let name = c.word(0);
     let mut rev = name.starts_with("ZREV");
-    let mut by = if name.ends_with("BYSCORE") { By::Score } else if name == "ZRANGE" { By::Auto } else { By::Rank };
+    let mut by = if name.ends_with("BYSCORE") {
+        By::Score
+    } else if name == "ZRANGE" {
+        By::Auto
+    } else {
+        By::Rank
+    };
     let explicit_rev = !rev;
     let (mut withscores, mut offset, mut limit) = (false, 0i64, -1i64);
     let mut j = 4;
@@ -205,7 +215,9 @@ fn zrange(c: &mut Call) -> Outcome {
             "REV" if explicit_rev && !rev && name == "ZRANGE" => rev = true,
             "BYSCORE" if by == By::Auto => by = By::Score,
             "BYLEX" if by == By::Auto => {
-                return Err(Fail::new("ERR BYLEX is not supported by the embedded Redis"));
+                return Err(Fail::new(
+                    "ERR BYLEX is not supported by the embedded Redis",
+                ));
             }
             _ => return Err(Fail::syntax()),
         }
@@ -219,7 +231,11 @@ fn zrange(c: &mut Call) -> Outcome {
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
         ));
     }
-    let (min_at, max_at) = if rev && by == By::Score { (3, 2) } else { (2, 3) };
+    let (min_at, max_at) = if rev && by == By::Score {
+        (3, 2)
+    } else {
+        (2, 3)
+    };
     let items: Vec<Item> = if by == By::Rank {
         let (start, stop) = (c.int(2)?, c.int(3)?);
         let Some(set) = c.read::<ZSet>(1)? else {

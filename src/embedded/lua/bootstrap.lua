@@ -1,10 +1,12 @@
 -- The Lua side of the embedded Redis's scripting, run once per Lua state (chunk "=embedded";
 -- src/embedded/lua/mod.rs). It builds what Redis 7.0 gives a script: the `redis` and `cjson`
 -- tables, Redis's `pcall` (an error table caught is its `err` string), read-only globals and
--- libraries, and the runner whose error handler adds the script's source and line.
--- Arguments: the bridge table (its `call` is set while a script runs), and Rust functions:
--- the stack walker, the JSON decoder and encoder, SHA-1 and the logger.
-local bridge, stack_info, json_decode, json_encode, sha1hex, log, null = ...
+-- libraries, and the runner. `redis.call`/`redis.pcall` (set while a script runs), `cjson`'s
+-- functions and the error handler are Rust functions: native like Redis's, so a script's
+-- `return redis.call(...)` keeps its frame (Lua drops the frame of a tail call to Lua code).
+-- Arguments: the error handler, the unwrapper of native errors, the JSON decoder and encoder,
+-- SHA-1, the logger and `cjson.null`.
+local handler, unwrap, json_decode, json_encode, sha1hex, log, null = ...
 local G = _G
 local error, type, tostring, select, rawget, setmetatable, xpcall, pcall =
   error, type, tostring, select, rawget, setmetatable, xpcall, pcall
@@ -34,28 +36,7 @@ local function error_table(msg)
   return { err = code .. ' ' .. text }
 end
 
-local function command(...)
-  local call = bridge.call
-  if call == nil then
-    error(error_table('redis.call/pcall can only be called inside a script invocation'))
-  end
-  return call(...)
-end
-
 local redis = {}
-
-function redis.call(...)
-  local ok, reply = command(...)
-  if not ok then
-    error(reply)
-  end
-  return reply
-end
-
-function redis.pcall(...)
-  local _, reply = command(...)
-  return reply
-end
 
 local function one_text(...)
   local msg = ...
@@ -121,23 +102,7 @@ function redis.setresp(v)
   end
 end
 
-local cjson = { null = null }
-
-function cjson.decode(text)
-  local ok, value = json_decode(text)
-  if not ok then
-    error(value, 2)
-  end
-  return value
-end
-
-function cjson.encode(value)
-  local ok, text = json_encode(value)
-  if not ok then
-    error(text, 2)
-  end
-  return text
-end
+local cjson = { null = null, decode = json_decode, encode = json_encode }
 
 -- Redis 7's pcall: an error table caught is its `err` string.
 local lua_pcall = pcall
@@ -145,7 +110,7 @@ local function settle(ok, ...)
   if ok then
     return ok, ...
   end
-  local e = ...
+  local e = unwrap((...))
   if type(e) == 'table' then
     local s = rawget(e, 'err')
     if type(s) == 'string' or type(s) == 'number' then
@@ -158,14 +123,7 @@ end
 G.pcall = function(f, ...)
   return settle(lua_pcall(f, ...))
 end
-G.print = function(...)
-  local parts = {}
-  for i = 1, select('#', ...) do
-    parts[i] = tostring((select(i, ...)))
-  end
-  log(0, concat(parts, '\t'))
-end
-G.loadfile, G.dofile = nil, nil
+G.loadfile, G.dofile, G.print = nil, nil, nil
 G.redis, G.cjson = readonly(redis), readonly(cjson)
 G.string, G.math, G.table = readonly(string), readonly(math), readonly(table)
 
@@ -184,21 +142,8 @@ local env = setmetatable({}, {
 })
 G._G = env
 
--- Redis's __redis__err__handler: a table with `err`, plus where in the script it happened.
-local function handler(err)
-  if type(err) ~= 'table' then
-    err = { err = 'ERR ' .. tostring(err) }
-  end
-  local source, line = stack_info()
-  if source then
-    err.source = source
-    err.line = line
-  end
-  return err
-end
-
 local function run(f)
   return xpcall(f, handler)
 end
 
-return run, env
+return run, env, redis

@@ -2,7 +2,7 @@
 //! tokens and error messages (`Expected value but found T_END at character 1`), `null` as the
 //! `cjson.null` light userdata, numbers printed with `%.14g`, `/` escaped, empty tables as
 //! `{}`, and its array rules (keys 1..n, refused when excessively sparse).
-//! Each returns `(true, result)` or `(false, message)`; the Lua wrapper raises the message.
+//! Each returns the result or the message; the native wrapper (`native.rs`) raises it.
 
 use mlua::{LightUserData, Lua, Table, Value};
 
@@ -100,6 +100,12 @@ impl Parser<'_> {
         } else {
             Tok::Error("invalid token")
         };
+        // lua-cjson reports an error where it stopped reading (inside a string, say).
+        let at = if matches!(tok, Tok::Error(_)) {
+            self.pos
+        } else {
+            at
+        };
         (tok, at)
     }
 
@@ -113,13 +119,15 @@ impl Parser<'_> {
         let mut i = self.pos + 1;
         loop {
             let Some(&c) = self.s.get(i) else {
+                self.pos = i;
                 return Tok::Error("unexpected end of string");
             };
             match c {
                 b'"' => break,
                 b'\\' => {
+                    self.pos = i;
                     let Some(&e) = self.s.get(i + 1) else {
-                        return Tok::Error("unexpected end of string");
+                        return Tok::Error("invalid escape code");
                     };
                     let simple = match e {
                         b'"' | b'\\' | b'/' => Some(e),
@@ -185,7 +193,11 @@ impl Parser<'_> {
     }
 
     fn expected(what: &str, (tok, at): (Tok, usize)) -> String {
-        format!("Expected {what} but found {} at character {}", tok.name(), at + 1)
+        format!(
+            "Expected {what} but found {} at character {}",
+            tok.name(),
+            at + 1
+        )
     }
 
     fn value(&mut self, (tok, at): (Tok, usize)) -> Result<Json, String> {
@@ -203,7 +215,11 @@ impl Parser<'_> {
                         at + 1
                     ));
                 }
-                let v = if matches!(tok, Tok::ObjBegin) { self.object() } else { self.array() };
+                let v = if matches!(tok, Tok::ObjBegin) {
+                    self.object()
+                } else {
+                    self.array()
+                };
                 self.depth -= 1;
                 v
             }
@@ -278,7 +294,7 @@ fn to_lua(lua: &Lua, json: Json) -> mlua::Result<Value> {
 }
 
 /// `cjson.decode(text)`.
-pub(super) fn decode(lua: &Lua, text: Value) -> mlua::Result<(bool, Value)> {
+pub(super) fn decode(lua: &Lua, text: Value) -> mlua::Result<Result<Value, String>> {
     let bytes = match &text {
         Value::String(s) => s.as_bytes().to_vec(),
         Value::Integer(n) => fmt_g(*n as f64, 14).into_bytes(),
@@ -288,7 +304,7 @@ pub(super) fn decode(lua: &Lua, text: Value) -> mlua::Result<(bool, Value)> {
                 "bad argument #1 to 'decode' (string expected, got {})",
                 other.type_name()
             );
-            return Ok((false, Value::String(lua.create_string(msg)?)));
+            return Ok(Err(msg));
         }
     };
     let mut p = Parser {
@@ -302,8 +318,8 @@ pub(super) fn decode(lua: &Lua, text: Value) -> mlua::Result<(bool, Value)> {
         other => Err(Parser::expected("the end", other)),
     });
     match parsed {
-        Ok(v) => Ok((true, to_lua(lua, v)?)),
-        Err(msg) => Ok((false, Value::String(lua.create_string(msg)?))),
+        Ok(v) => Ok(Ok(to_lua(lua, v)?)),
+        Err(msg) => Ok(Err(msg)),
     }
 }
 
@@ -364,7 +380,10 @@ fn encode_value(v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String
         Value::String(s) => escape(&s.as_bytes(), out),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
-                return Err(format!("Cannot serialise, excessive nesting ({})", depth + 1));
+                return Err(format!(
+                    "Cannot serialise, excessive nesting ({})",
+                    depth + 1
+                ));
             }
             match array_len(t)? {
                 Some(len) if len > 0 => {
@@ -391,11 +410,11 @@ fn encode_value(v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String
                             Value::String(s) => escape(&s.as_bytes(), out),
                             Value::Integer(i) => escape(fmt_g(*i as f64, 14).as_bytes(), out),
                             Value::Number(n) => escape(fmt_g(*n, 14).as_bytes(), out),
-                            _ => {
-                                return Err(
-                                    "Cannot serialise table: table key must be a number or string"
-                                        .into(),
-                                );
+                            other => {
+                                return Err(format!(
+                                    "Cannot serialise {}: table key must be a number or string",
+                                    other.type_name()
+                                ));
                             }
                         }
                         out.push(b':');
@@ -416,10 +435,10 @@ fn encode_value(v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<(), String
 }
 
 /// `cjson.encode(value)`.
-pub(super) fn encode(lua: &Lua, value: Value) -> mlua::Result<(bool, Value)> {
+pub(super) fn encode(lua: &Lua, value: Value) -> mlua::Result<Result<Value, String>> {
     let mut out = Vec::new();
     match encode_value(&value, 0, &mut out) {
-        Ok(()) => Ok((true, Value::String(lua.create_string(out)?))),
-        Err(msg) => Ok((false, Value::String(lua.create_string(msg)?))),
+        Ok(()) => Ok(Ok(Value::String(lua.create_string(out)?))),
+        Err(msg) => Ok(Err(msg)),
     }
 }

@@ -8,68 +8,23 @@
 //!   nil, a table with a string `err` → error, with a string `ok` → status, any other table →
 //!   array up to its first nil.
 
-use std::cell::RefCell;
+use mlua::{Lua, Table, Value};
 
-use mlua::{Lua, MultiValue, Table, Value};
-
-use crate::embedded::commands::{Call, Fail, dispatch_from_script};
-use crate::embedded::number::{fmt_g17, lua_to_i64};
+use crate::embedded::number::lua_to_i64;
 use crate::embedded::resp::Reply;
-use crate::embedded::store::Db;
 
 /// Deepest table converted to a reply (deeper levels become nil); a table holding itself
 /// would otherwise never end.
 const MAX_DEPTH: usize = 1000;
 
 /// `{err = msg}`; `ignore_error_stats_update` marks errors of commands, as Redis does.
-fn error_table(lua: &Lua, msg: &str, command: bool) -> mlua::Result<Value> {
+pub(super) fn error_table(lua: &Lua, msg: &str, command: bool) -> mlua::Result<Value> {
     let t = lua.create_table()?;
     t.raw_set("err", msg)?;
     if command {
         t.raw_set("ignore_error_stats_update", true)?;
     }
     Ok(Value::Table(t))
-}
-
-/// The keyspace callback behind `redis.call` and `redis.pcall`: `(true, reply)` or
-/// `(false, error table)`.
-pub(super) fn call(
-    lua: &Lua,
-    db: &RefCell<&mut Db>,
-    values: MultiValue,
-    now: u64,
-) -> mlua::Result<(bool, Value)> {
-    if values.is_empty() {
-        let msg = "ERR Please specify at least one argument for this redis lib call";
-        return Ok((false, error_table(lua, msg, false)?));
-    }
-    let mut args = Vec::with_capacity(values.len());
-    for v in values {
-        args.push(match v {
-            Value::String(s) => s.as_bytes().to_vec(),
-            Value::Integer(i) => fmt_g17(i as f64).into_bytes(),
-            Value::Number(n) => fmt_g17(n).into_bytes(),
-            _ => {
-                let msg = "ERR Lua redis lib command arguments must be strings or integers";
-                return Ok((false, error_table(lua, msg, false)?));
-            }
-        });
-    }
-    let mut db = db
-        .try_borrow_mut()
-        .map_err(|_| mlua::Error::RuntimeError("redis.call re-entered".into()))?;
-    let mut call = Call {
-        db: &mut db,
-        scripting: None,
-        args: &args,
-        now,
-        may_block: false,
-        block: None,
-    };
-    match dispatch_from_script(&mut call) {
-        Ok(Reply::Error(e)) | Err(Fail(e)) => Ok((false, error_table(lua, &e, true)?)),
-        Ok(reply) => Ok((true, to_lua(lua, reply)?)),
-    }
 }
 
 /// A reply as Lua sees it.

@@ -11,6 +11,7 @@
 
 mod cjson;
 mod convert;
+mod native;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,8 +33,9 @@ pub(in crate::embedded) struct Scripting {
     lua: Lua,
     /// What scripts see as their globals.
     env: Table,
-    /// Holds `call`, the keyspace callback, while a script runs.
-    bridge: Table,
+    /// The `redis` table (behind its read-only proxy): `call` and `pcall` are set in it while
+    /// a script runs.
+    redis: Table,
     /// `xpcall`s a script with Redis's error handler.
     runner: Function,
     /// Compiled scripts by SHA-1 (lower-case hex).
@@ -53,24 +55,6 @@ pub(in crate::embedded) fn sha1_hex(body: &[u8]) -> String {
     hex::encode(Sha1::digest(body))
 }
 
-/// Where the error being handled happened in the script: the first frame, from the handler
-/// up, that is Lua code of the script (not C, not `bootstrap.lua`).
-fn stack_info(lua: &Lua, _: ()) -> mlua::Result<(Option<String>, Option<usize>)> {
-    for level in 1..256 {
-        let Some((what, source, line)) = lua.inspect_stack(level, |d| {
-            let s = d.source();
-            (s.what, s.source.map(|x| x.into_owned()), d.current_line())
-        }) else {
-            break;
-        };
-        if what == "C" || source.as_deref() == Some(INTERNAL) {
-            continue;
-        }
-        return Ok((source, line));
-    }
-    Ok((None, None))
-}
-
 fn log(_: &Lua, (level, message): (i64, String)) -> mlua::Result<()> {
     match level {
         3 => tracing::warn!(target: "bulkleave::embedded::script", "{message}"),
@@ -87,17 +71,16 @@ impl Scripting {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
-        let bridge = lua.create_table()?;
         let sha1hex =
             lua.create_function(|_, text: mlua::LuaString| Ok(sha1_hex(&text.as_bytes())))?;
-        let (runner, env): (Function, Table) = lua
+        let (runner, env, redis): (Function, Table, Table) = lua
             .load(include_str!("bootstrap.lua"))
             .set_name(INTERNAL)
             .call((
-                bridge.clone(),
-                lua.create_function(stack_info)?,
-                lua.create_function(cjson::decode)?,
-                lua.create_function(cjson::encode)?,
+                lua.create_function(native::handler)?,
+                lua.create_function(native::unwrap)?,
+                lua.create_function(native::json_decode)?,
+                lua.create_function(native::json_encode)?,
                 sha1hex,
                 lua.create_function(log)?,
                 Value::LightUserData(LightUserData(std::ptr::null_mut())),
@@ -105,7 +88,7 @@ impl Scripting {
         Ok(Scripting {
             lua,
             env,
-            bridge,
+            redis,
             runner,
             cache: HashMap::new(),
         })
@@ -183,12 +166,15 @@ impl Scripting {
         globals.raw_set("ARGV", self.strings(argv)?)?;
         let db = RefCell::new(db);
         self.lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| {
-                convert::call(lua, &db, args, now)
-            })?;
-            self.bridge.raw_set("call", call)?;
+            let call =
+                scope.create_function(|lua, args: MultiValue| native::call(lua, &db, args, now))?;
+            let pcall = scope
+                .create_function(|lua, args: MultiValue| native::pcall(lua, &db, args, now))?;
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)?;
             let out = self.runner.call::<(bool, Value)>(function);
-            self.bridge.raw_set("call", Value::Nil)?;
+            self.redis.raw_set("call", Value::Nil)?;
+            self.redis.raw_set("pcall", Value::Nil)?;
             out
         })
     }
