@@ -10,6 +10,8 @@
 //!   outcome is written once, however often its job was delivered.
 //! - [`status`](Ledger::counts), [`progress`](Ledger::campaign_progress) (for metrics),
 //!   [`audit`](Ledger::audit), [`accounts`](Ledger::sync_accounts).
+//! - [`MemoryLedger`]: the embedded ledger of `bulkleave demo`, with the same outcome rules,
+//!   kept in memory.
 //!
 //! The schema is versioned in `migrations/` and applied by [`Ledger::migrate`]
 //! (`bulkleave migrate`, or at start with `database.migrate_on_start`).
@@ -18,6 +20,7 @@ mod accounts;
 mod audit;
 mod campaigns;
 mod items;
+mod memory;
 mod outcomes;
 mod progress;
 mod status;
@@ -33,6 +36,7 @@ pub use self::accounts::AccountState;
 pub use self::audit::AuditEntry;
 pub use self::campaigns::{Campaign, CampaignState, Change};
 pub use self::items::{Item, ItemFilter, NewItem, UploadState};
+pub use self::memory::MemoryLedger;
 pub use self::outcomes::Recorded;
 pub use self::progress::CampaignProgress;
 pub use self::status::{Counts, GroupCounts};

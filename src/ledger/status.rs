@@ -49,6 +49,45 @@ struct Row {
     recent: i64,
 }
 
+/// `n` items with the same provider, account and outcome, `recent` of them finished in the
+/// last minute: what [`Counts`] is added up from (by PostgreSQL and by the in-memory ledger).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tally<'a> {
+    pub provider: &'a str,
+    pub account: &'a str,
+    pub outcome: Option<&'a str>,
+    pub success: Option<bool>,
+    pub dead_letter: bool,
+    pub n: i64,
+    pub recent: i64,
+}
+
+impl Counts {
+    /// Adds `t` to the counts.
+    pub(crate) fn add(&mut self, t: &Tally<'_>) {
+        self.finished_last_minute += t.recent;
+        *self
+            .by_outcome
+            .entry(t.outcome.unwrap_or("pending").to_owned())
+            .or_default() += t.n;
+        if t.dead_letter {
+            self.dead_letters += t.n;
+        }
+        for group in [
+            self.by_provider.entry(t.provider.to_owned()).or_default(),
+            self.by_account.entry(t.account.to_owned()).or_default(),
+        ] {
+            group.total += t.n;
+            match (t.outcome, t.success) {
+                (None, _) => group.pending += t.n,
+                (Some("cancelled"), _) => group.cancelled += t.n,
+                (Some(_), Some(true)) => group.succeeded += t.n,
+                (Some(_), _) => group.failed += t.n,
+            }
+        }
+    }
+}
+
 impl Ledger {
     /// The counts of `campaign` (one pass over its items).
     pub async fn counts(&self, campaign: &str) -> Result<Counts> {
@@ -62,34 +101,16 @@ impl Ledger {
         .fetch_all(&self.pool)
         .await?;
         let mut counts = Counts::default();
-        for Row {
-            provider,
-            account,
-            outcome,
-            success,
-            dead_letter: dead,
-            n,
-            recent,
-        } in rows
-        {
-            counts.finished_last_minute += recent;
-            let class = outcome.clone().unwrap_or_else(|| "pending".into());
-            *counts.by_outcome.entry(class).or_default() += n;
-            if dead {
-                counts.dead_letters += n;
-            }
-            for group in [
-                counts.by_provider.entry(provider).or_default(),
-                counts.by_account.entry(account).or_default(),
-            ] {
-                group.total += n;
-                match (outcome.as_deref(), success) {
-                    (None, _) => group.pending += n,
-                    (Some("cancelled"), _) => group.cancelled += n,
-                    (Some(_), Some(true)) => group.succeeded += n,
-                    (Some(_), _) => group.failed += n,
-                }
-            }
+        for row in &rows {
+            counts.add(&Tally {
+                provider: &row.provider,
+                account: &row.account,
+                outcome: row.outcome.as_deref(),
+                success: row.success,
+                dead_letter: row.dead_letter,
+                n: row.n,
+                recent: row.recent,
+            });
         }
         Ok(counts)
     }
