@@ -651,6 +651,7 @@ async fn a_campaign_left_unended_by_a_stopped_writer_is_ended_by_housekeeping() 
     let stop = tokio_util::sync::CancellationToken::new();
     let writer = tokio::spawn(bulkleave::campaign::recorder::run(
         w.campaigns.clone(),
+        w.campaigns.queue().clone(),
         "test-writer".into(),
         bulkleave::campaign::recorder::RecorderOptions::default(),
         stop.clone(),

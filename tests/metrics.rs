@@ -22,6 +22,7 @@ use bulkleave::metrics::{Fleet, FleetOptions, JobMetrics, Metrics};
 use bulkleave::queue::Queue;
 use bulkleave::simulator::{SimAccount, Simulator, SimulatorConfig};
 use bulkleave::upload::{self, Format};
+use bulkleave::worker::Recording;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -390,7 +391,7 @@ async fn an_account_error_shows_the_account_paused_and_its_jobs_waiting_not_runn
     let run = {
         let (settings, queue, jobs) = (settings.clone(), queue.clone(), Some(jobs));
         tokio::spawn(async move {
-            bulkleave::worker::run_with_metrics(&settings, queue, None, jobs, async {
+            bulkleave::worker::run_with_metrics(&settings, queue, Recording::Off, jobs, async {
                 let _ = stopped.await;
             })
             .await

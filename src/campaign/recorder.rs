@@ -10,7 +10,12 @@
 //!
 //! Each batch is written in a `ledger write` span (`db.system.name` = `postgresql`,
 //! `db.operation.batch.size`) linked to the spans of the attempts whose outcomes it writes.
+//!
+//! Where a batch goes is a [`Store`]: the PostgreSQL ledger ([`Campaigns`]) in production, the
+//! in-memory one ([`MemoryLedger`]) in `bulkleave demo`. The reading, acknowledging and retrying
+//! above are the same for both.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -18,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::Campaigns;
-use crate::ledger::AccountState;
-use crate::queue::FeedEntry;
+use crate::ledger::{AccountState, MemoryLedger};
+use crate::queue::{FeedEntry, OutcomeRecord, Queue};
 use crate::retry::Backoff;
 
 /// How the writer paces itself, with documented defaults.
@@ -60,14 +65,67 @@ impl Default for RecorderOptions {
     }
 }
 
-/// Runs the writer as `consumer` until `stop`, finishing the batch in hand.
-pub async fn run(
-    campaigns: Campaigns,
+/// Where the writer puts final outcomes.
+pub trait Store: Send + Sync + 'static {
+    /// The `db.system.name` of the write spans.
+    const SYSTEM: &'static str;
+
+    /// Writes `records`, each item's outcome once; returns the campaigns the batch left closed
+    /// with nothing pending.
+    fn record(
+        &self,
+        records: Vec<&OutcomeRecord>,
+    ) -> impl Future<Output = super::Result<Vec<String>>> + Send;
+
+    /// Ends `campaign`, which a batch left done.
+    fn end(&self, campaign: &str) -> impl Future<Output = super::Result<()>> + Send;
+
+    /// The work between batches (logged, never fatal).
+    fn housekeeping(&self, options: &RecorderOptions) -> impl Future<Output = ()> + Send;
+}
+
+impl Store for Campaigns {
+    const SYSTEM: &'static str = "postgresql";
+
+    async fn record(&self, records: Vec<&OutcomeRecord>) -> super::Result<Vec<String>> {
+        Ok(self.ledger().record(records).await?.done)
+    }
+
+    async fn end(&self, campaign: &str) -> super::Result<()> {
+        self.end_if_done(campaign).await.map(drop)
+    }
+
+    async fn housekeeping(&self, options: &RecorderOptions) {
+        housekeeping(self, options).await;
+    }
+}
+
+/// The embedded ledger has no outbox, uploads or account table to look after: a done
+/// campaign just ends.
+impl Store for MemoryLedger {
+    const SYSTEM: &'static str = "memory";
+
+    async fn record(&self, records: Vec<&OutcomeRecord>) -> super::Result<Vec<String>> {
+        Ok(MemoryLedger::record(self, records).done)
+    }
+
+    async fn end(&self, campaign: &str) -> super::Result<()> {
+        self.end_if_done(campaign);
+        Ok(())
+    }
+
+    async fn housekeeping(&self, _options: &RecorderOptions) {}
+}
+
+/// Runs the writer as `consumer` until `stop`, finishing the batch in hand: it reads the
+/// outcomes stream of `queue` and writes to `store`.
+pub async fn run<S: Store>(
+    store: S,
+    queue: Queue,
     consumer: String,
     options: RecorderOptions,
     stop: CancellationToken,
 ) {
-    let queue = campaigns.queue().clone();
     let mut conn = loop {
         match queue.blocking_connection(options.block).await {
             Ok(c) => break c,
@@ -93,7 +151,7 @@ pub async fn run(
                 Ok(claimed) => entries = claimed,
                 Err(e) => tracing::warn!(error = %e, "ledger writer: claiming failed"),
             }
-            housekeeping(&campaigns, &options).await;
+            store.housekeeping(&options).await;
         }
         if entries.is_empty() {
             match queue
@@ -127,7 +185,7 @@ pub async fn run(
         }
         // A batch is retried until it is written (or the process stops: it stays pending).
         while !entries.is_empty() {
-            match write(&campaigns, &entries).await {
+            match write(&store, &queue, &entries).await {
                 Ok(()) => {
                     backoff.reset();
                     break;
@@ -144,11 +202,11 @@ pub async fn run(
 }
 
 /// Writes one batch, acknowledges it, and ends the campaigns it completed.
-async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
+async fn write<S: Store>(store: &S, queue: &Queue, entries: &[FeedEntry]) -> super::Result<()> {
     let span = tracing::info_span!(
         "ledger.write",
         otel.name = "ledger write",
-        db.system.name = "postgresql",
+        db.system.name = S::SYSTEM,
         db.operation.batch.size = entries.len(),
     );
     if crate::telemetry::traces_on() {
@@ -161,10 +219,14 @@ async fn write(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()
             }
         }
     }
-    write_batch(campaigns, entries).instrument(span).await
+    write_batch(store, queue, entries).instrument(span).await
 }
 
-async fn write_batch(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Result<()> {
+async fn write_batch<S: Store>(
+    store: &S,
+    queue: &Queue,
+    entries: &[FeedEntry],
+) -> super::Result<()> {
     let records: Vec<_> = entries.iter().filter_map(|e| e.record.as_ref()).collect();
     let skipped = entries.len() - records.len();
     if skipped > 0 {
@@ -174,11 +236,11 @@ async fn write_batch(campaigns: &Campaigns, entries: &[FeedEntry]) -> super::Res
             "outcome entries without an item (poison jobs) not in the ledger"
         );
     }
-    let recorded = campaigns.ledger().record(records).await?;
+    let done = store.record(records).await?;
     let ids: Vec<&str> = entries.iter().map(|e| e.entry_id.as_str()).collect();
-    campaigns.queue().ack_feed(&ids).await?;
-    for campaign in &recorded.done {
-        campaigns.end_if_done(campaign).await?;
+    queue.ack_feed(&ids).await?;
+    for campaign in &done {
+        store.end(campaign).await?;
     }
     Ok(())
 }

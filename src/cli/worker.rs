@@ -42,7 +42,8 @@ pub(super) async fn run(settings: &Settings) -> u8 {
         None
     };
     let stop = worker::termination_signal();
-    match worker::run_with_metrics(settings, queue, ledger, jobs, stop).await {
+    let recording = ledger.map_or(worker::Recording::Off, worker::Recording::Ledger);
+    match worker::run_with_metrics(settings, queue, recording, jobs, stop).await {
         Ok(_) => 0,
         Err(e) => {
             eprintln!("bulkleave: {e}");

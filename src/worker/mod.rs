@@ -13,7 +13,8 @@
 //!
 //! With `ledger.enabled` (the default) every worker process also runs a ledger writer
 //! ([`crate::campaign::recorder`]): final outcomes go from the outcomes stream to PostgreSQL in
-//! batches, and finished campaigns publish their completion event.
+//! batches, and finished campaigns publish their completion event. `bulkleave demo` runs the
+//! same writer into the embedded ledger instead ([`Recording::Memory`]).
 
 mod backend;
 mod held;
@@ -33,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::campaign::Campaigns;
 use crate::campaign::recorder::{self, RecorderOptions};
 use crate::config::Settings;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, MemoryLedger};
 use crate::metrics::JobMetrics;
 use crate::providers::HttpClient;
 use crate::providers::http::ClientOptions;
@@ -57,6 +58,17 @@ pub enum Error {
     Runtime(String),
 }
 
+/// Where the pool's ledger writer records final outcomes.
+#[derive(Debug, Clone)]
+pub enum Recording {
+    /// No writer: outcomes stay on the outcomes stream for another process's writer.
+    Off,
+    /// The PostgreSQL ledger (production).
+    Ledger(Ledger),
+    /// The embedded ledger (`bulkleave demo`).
+    Memory(MemoryLedger),
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -77,24 +89,24 @@ pub async fn run(
     queue: Queue,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, Error> {
-    let ledger = if settings.ledger.enabled {
-        Some(Ledger::connect_lazy(
+    let recording = if settings.ledger.enabled {
+        Recording::Ledger(Ledger::connect_lazy(
             &settings.database,
             crate::ledger::DEFAULT_ACQUIRE_TIMEOUT,
         )?)
     } else {
-        None
+        Recording::Off
     };
-    run_with_metrics(settings, queue, ledger, None, shutdown).await
+    run_with_metrics(settings, queue, recording, None, shutdown).await
 }
 
-/// [`run`], with the ledger writer recording outcomes in `ledger` (none: no writer), and
+/// [`run`], with the ledger writer recording outcomes as `recording` says, and
 /// counting settlements and provider attempts in `metrics` (`bulkleave worker` serves them on
 /// `GET /metrics`, and shares its ledger pool with the metrics).
 pub async fn run_with_metrics(
     settings: &Settings,
     queue: Queue,
-    ledger: Option<Ledger>,
+    recording: Recording,
     metrics: Option<JobMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Summary, Error> {
@@ -131,22 +143,23 @@ pub async fn run_with_metrics(
         Arc::new(ingest::account_check(settings)),
         stop.clone(),
     ));
-    let recorder = if let Some(ledger) = ledger {
-        let campaigns = Campaigns::new(ledger, queue.clone(), Arc::new(settings.clone()));
-        let stop_recorder = CancellationToken::new();
-        let options = RecorderOptions {
-            batch: settings.ledger.batch,
-            ..RecorderOptions::default()
-        };
-        let task = tokio::spawn(recorder::run(
-            campaigns,
-            consumer.clone(),
-            options,
-            stop_recorder.clone(),
-        ));
-        Some((task, stop_recorder))
-    } else {
-        None
+    let stop_recorder = CancellationToken::new();
+    let options = RecorderOptions {
+        batch: settings.ledger.batch,
+        ..RecorderOptions::default()
+    };
+    let (queue, name, stopped) = (queue.clone(), consumer.clone(), stop_recorder.clone());
+    let recorder = match recording {
+        Recording::Off => None,
+        Recording::Ledger(ledger) => {
+            let campaigns = Campaigns::new(ledger, queue.clone(), Arc::new(settings.clone()));
+            Some(tokio::spawn(recorder::run(
+                campaigns, queue, name, options, stopped,
+            )))
+        }
+        Recording::Memory(ledger) => Some(tokio::spawn(recorder::run(
+            ledger, queue, name, options, stopped,
+        ))),
     };
     let backend = feeder.backend.clone();
     let monitor = Monitor::new()
@@ -170,7 +183,7 @@ pub async fn run_with_metrics(
     let ran = monitor.run_with_signal(signal).await;
     let _ = ingester.await;
     let handed_back = feeder.stop().await?;
-    if let Some((recorder, stop_recorder)) = recorder {
+    if let Some(recorder) = recorder {
         // Last: it writes the outcomes of the drain too.
         stop_recorder.cancel();
         let _ = recorder.await;
