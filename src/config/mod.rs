@@ -372,13 +372,29 @@ pub fn load_with_env(
     path: Option<&Path>,
     env: &HashMap<String, String>,
 ) -> Result<Settings, Error> {
+    let file = path.map(|path| {
+        ::config::File::from(path)
+            .format(::config::FileFormat::Toml)
+            .required(true)
+    });
+    load_layered(file, env)
+}
+
+/// [`load_with_env`] with the file's text given (`bulkleave demo` carries its configuration
+/// in the binary).
+pub fn load_toml_with_env(toml: &str, env: &HashMap<String, String>) -> Result<Settings, Error> {
+    let file = ::config::File::from_str(toml, ::config::FileFormat::Toml);
+    load_layered(Some(file), env)
+}
+
+/// Defaults, then `file`, then the `BULKLEAVE__*` variables of `env`; validated.
+fn load_layered<F>(file: Option<F>, env: &HashMap<String, String>) -> Result<Settings, Error>
+where
+    F: ::config::Source + Send + Sync + 'static,
+{
     let mut builder = ::config::Config::builder();
-    if let Some(path) = path {
-        builder = builder.add_source(
-            ::config::File::from(path)
-                .format(::config::FileFormat::Toml)
-                .required(true),
-        );
+    if let Some(file) = file {
+        builder = builder.add_source(file);
     }
     let overrides: HashMap<String, String> = env
         .iter()
