@@ -12,7 +12,7 @@
 //! |---|---|
 //! | [`job`] | the job model: checked ids, group references per provider, idempotency keys |
 //! | [`campaign`] | campaign operations on the ledger and the queue together (create, upload, pause, resume, cancel, close, status, end and completion event), the workers' ledger writer, reports |
-//! | [`ledger`] | the audit ledger in PostgreSQL: campaigns, items and outcomes, uploads, account state, audit trail (every SQL statement) |
+//! | [`ledger`] | the audit ledger in PostgreSQL: campaigns, items and outcomes, uploads, account state, audit trail (every SQL statement); the in-memory ledger of the demo |
 //! | [`providers`] | one adapter per provider, the [`providers::Outcome`] type, the shared HTTP client |
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
 //! | [`embedded`] | an in-process Redis-compatible server (RESP, streams, Lua) that runs the queue with no Redis installed |
@@ -21,6 +21,7 @@
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
 //! | [`upload`] | campaign uploads: streaming CSV / NDJSON reader, per-line rejections, size limits |
 //! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |
+//! | [`demo`] | `bulkleave demo`: simulator, embedded queue and ledger, worker pool and a sample campaign in one process, live progress, checked report |
 //! | [`api`] | the HTTP API (`bulkleave api`): axum router, bearer auth, problem+json errors, OpenAPI |
 //! | [`accounts`] | accounts as operators see them (state, rate, backlog, ETA), for the CLI and the API |
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
@@ -38,6 +39,7 @@ pub mod api;
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod embedded;
 pub mod job;
 pub mod ledger;

@@ -14,6 +14,7 @@ mod account;
 mod api;
 mod campaign;
 mod config_check;
+mod demo;
 mod leave;
 mod migrate;
 mod queue;
@@ -55,6 +56,10 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole service in one process on embedded defaults (provider simulator,
+    /// in-process queue and ledger: nothing to install) on a sample campaign across the four
+    /// providers, with live progress and the campaign report.
+    Demo(demo::DemoArgs),
     /// Make one account leave one group now, through its provider (no queue), and print the
     /// classified outcome. Use it to check an account's configuration before a campaign.
     Leave(leave::LeaveArgs),
@@ -106,6 +111,7 @@ impl Command {
             Command::Enqueue(_) => "bulkleave-enqueue",
             Command::Leave(_) => "bulkleave-leave",
             Command::Simulate(_) => "bulkleave-simulator",
+            Command::Demo(_) => "bulkleave-demo",
             _ => "bulkleave",
         }
     }
@@ -117,7 +123,7 @@ impl Command {
 pub async fn run(cli: Cli) -> ExitCode {
     let needs_settings = !matches!(
         cli.command,
-        Command::Config(ConfigCommand::Check) | Command::Simulate(_)
+        Command::Config(ConfigCommand::Check) | Command::Simulate(_) | Command::Demo(_)
     );
     let settings = if needs_settings {
         match load(cli.config.as_deref()) {
@@ -127,7 +133,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         None
     };
-    let log = settings.as_ref().map(|s| s.log.clone()).unwrap_or_default();
+    let mut log = settings.as_ref().map(|s| s.log.clone()).unwrap_or_default();
+    if matches!(cli.command, Command::Demo(_)) {
+        // The progress display and the report say what happens; only errors go to the log
+        // (RUST_LOG still wins).
+        log.level = Some("error".into());
+    }
     let options = crate::telemetry::Options {
         format: cli.log_format.or(log.format).unwrap_or_default(),
         level: log.level,
@@ -144,6 +155,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(settings) => dispatch(cli.command, settings).await,
         None => match cli.command {
             Command::Simulate(args) => simulate::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
             _ => config_check::run(cli.config.as_deref()),
         },
     };
@@ -169,7 +181,7 @@ async fn dispatch(command: Command, settings: Settings) -> u8 {
         Command::Queue(queue::QueueCommand::Stats) => queue::stats(&settings).await,
         Command::Dlq(command) => queue::dlq(&settings, command).await,
         Command::Account(command) => account::run(&settings, command).await,
-        Command::Config(ConfigCommand::Check) | Command::Simulate(_) => {
+        Command::Config(ConfigCommand::Check) | Command::Simulate(_) | Command::Demo(_) => {
             unreachable!("run() handles the commands without configuration")
         }
     }
