@@ -14,11 +14,15 @@
 //! With `ledger.enabled` (the default) every worker process also runs a ledger writer
 //! ([`crate::campaign::recorder`]): final outcomes go from the outcomes stream to PostgreSQL in
 //! batches, and finished campaigns publish their completion event.
+//!
+//! `bulkleave worker` serves its [`probes`] (`/healthz`, `/readyz`) beside `/metrics` on its
+//! metrics listener.
 
 mod backend;
 mod held;
 pub mod ingest;
 mod pacer;
+pub mod probes;
 mod process;
 
 use std::future::Future;
