@@ -32,12 +32,7 @@ async fn get(app: &axum::Router, path: &str) -> (StatusCode, serde_json::Value) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_process_serves_its_probes_beside_its_metrics() {
     let redis = common::redis_settings();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", common::procs::free_port());
     let env = common::base_env(
         &redis,
         &[

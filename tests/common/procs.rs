@@ -47,6 +47,14 @@ pub fn terminate(workers: Vec<Child>) {
     }
 }
 
+/// A port nobody listens on now (a process started next binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A redis-server of the test's own on a free port, with AOF in a temporary directory; killed
 /// when dropped.
 pub struct OwnRedis {
@@ -58,13 +66,9 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Starts the server and waits until it answers.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let mut own = OwnRedis {
             dir: tempfile::tempdir().expect("a temporary directory"),
-            port,
+            port: free_port(),
             child: None,
         };
         own.restart();
