@@ -455,6 +455,7 @@ BAD_VALUES = [
     ("an account without its credential's key", {"accounts": {"a": {"provider": "wasend", "session_id": "s"}}}, "credentialSecret"),
     ("an account name the app refuses", {"accounts": {"Ops": {"provider": "wasend", "credentialSecret": {"key": "k"}}}}, "Ops"),
     ("KEDA allowed to scale workers to zero", {"worker": {"keda": {"minReplicas": 0}}}, "minReplicas"),
+    ("a security setting of the wrong type", {"containerSecurityContext": {"readOnlyRootFilesystem": "yes"}}, "readOnlyRootFilesystem"),
     ("a pod without limits", {"api": {"resources": {"limits": None}}}, "limits"),
     ("a grace period shorter than the drain", {"worker": {"drainTimeoutSeconds": 60}}, "terminationGracePeriodSeconds"),
     ("no Redis URL from anywhere", {"redis": {"urlSecret": {"key": ""}, "url": ""}}, "redis.url"),
