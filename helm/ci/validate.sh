@@ -15,7 +15,8 @@ cd "$(dirname "$0")/../.."
 requirements=helm/ci/requirements.txt
 venv="${BULKLEAVE_HELM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bulkleave/helm-ci-venv}"
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ] ||
+  ! "$venv/bin/python" -c 'import helm_python, kubernetes_validate' 2>/dev/null; then
   echo "installing the chart's CI tools into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
