@@ -218,7 +218,7 @@ def validate_manifests(label: str, docs: list[dict[str, Any]]) -> None:
                 check(f"{label}: {ident(doc)} has a schema", False, e.message)
 
 
-def check_promises(label: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+def check_promises(label: str, docs: list[dict[str, Any]]) -> None:
     config = config_of(docs)
     worker = by_component(docs, "Deployment", "worker")
     api = by_component(docs, "Deployment", "api")
@@ -319,7 +319,7 @@ def default_render() -> None:
     docs = render(None, is_install=True)
     expect_kinds("default", docs, DEFAULT_KINDS)
     validate_manifests("default", docs)
-    check_promises("default", docs, {})
+    check_promises("default", docs)
 
 
 @step("render and validate: helm/bulkleave/ci/production-values.yaml")
@@ -328,7 +328,7 @@ def production_render() -> None:
     docs = render(values, is_upgrade=True)
     expect_kinds("production", docs, PRODUCTION_KINDS)
     validate_manifests("production", docs)
-    check_promises("production", docs, values)
+    check_promises("production", docs)
 
 
 VARIANTS = [
