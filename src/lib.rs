@@ -27,7 +27,7 @@
 //! | [`cli`] | the `bulkleave` command line and its subcommands |
 //! | [`metrics`] | Prometheus metrics on `/metrics`: job counters of a worker, the fleet's queue depth (runnable vs waiting), accounts, dead letters, campaigns |
 //! | [`telemetry`] | logs (text or flat JSON), OpenTelemetry traces over OTLP from `OTEL_*`, W3C context in jobs, flush on exit |
-//! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain |
+//! | [`worker`] | the worker pool on apalis: fetch, run, settle, drain; its probes (`/healthz`, `/readyz`) |
 //!
 //! The binary (`src/main.rs`) only parses the command line and hands over to [`cli::run`].
 

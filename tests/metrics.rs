@@ -35,15 +35,6 @@ fn jid(i: u32) -> String {
     format!("12036340628{i:07}@g.us")
 }
 
-/// A port nobody listens on now, for the worker's metrics listener.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The sum of the samples of `name` whose labels include all of `labels` (0 if none).
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     samples(text, name, labels).iter().sum()
@@ -187,7 +178,7 @@ async fn a_worker_scraped_during_a_campaign_counts_quota_waits_apart_and_every_a
     let redis = common::redis_settings();
     let (db_url, ledger) = common::db::fresh_ledger().await;
     let sim = simulator().await;
-    let port = free_port();
+    let port = common::procs::free_port();
     let env = env(&redis, &db_url, &sim.base_url(), port);
     let settings: Settings = load_with_env(None, &env).unwrap();
     let queue = Queue::connect(&settings.redis, settings.queue.clone())

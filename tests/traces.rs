@@ -564,12 +564,7 @@ async fn a_campaign_with_secret_tokens_leaks_them_into_no_log_span_or_metric() {
     let base = sim.base_url();
     let received = Received::default();
     let endpoint = http_receiver(received.clone()).await;
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{metrics_port}");
+    let listen = format!("127.0.0.1:{}", common::procs::free_port());
     let redis = common::redis_settings();
     let (database, _ledger) = common::db::fresh_ledger().await;
     let mut env = common::worker_env(&redis, &base, &[]);

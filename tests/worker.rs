@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use bulkleave::config::{RedisSettings, load_with_env};
@@ -254,76 +254,11 @@ async fn a_sigkilled_worker_loses_nothing() {
     common::drop_prefix(&redis.key_prefix).await;
 }
 
-/// A redis-server of the test's own, with AOF, on a free port.
-struct OwnRedis {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Child,
-}
-
-impl OwnRedis {
-    fn start(dir: tempfile::TempDir, port: u16) -> Self {
-        let child = Self::spawn(&dir, port);
-        OwnRedis { dir, port, child }
-    }
-
-    fn spawn(dir: &tempfile::TempDir, port: u16) -> Child {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH");
-        let url = format!("redis://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if redis::Client::open(url.as_str())
-                .unwrap()
-                .get_connection()
-                .is_ok()
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    }
-
-    /// Kills the server (no shutdown save: only the AOF survives) and starts it again.
-    fn restart(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.child = Self::spawn(&self.dir, self.port);
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_survives_a_redis_restart() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut own = OwnRedis::start(tempfile::tempdir().unwrap(), port);
-    let url = format!("redis://127.0.0.1:{port}");
+    let mut own = common::procs::OwnRedis::start();
     let redis = RedisSettings {
-        url: bulkleave::config::SecretUrl::new(url.parse().unwrap()),
+        url: bulkleave::config::SecretUrl::new(own.url().parse().unwrap()),
         key_prefix: "restart".into(),
     };
     let server = provider(200, Duration::from_millis(20)).await;

@@ -1,5 +1,6 @@
 //! `bulkleave worker`: run the worker pool until SIGTERM/SIGINT, then drain and exit 0. With
-//! `metrics.enabled` (the default) it also serves `GET /metrics` on `metrics.listen`.
+//! `metrics.enabled` (the default) it also serves `GET /metrics` and its probes (`/healthz`,
+//! `/readyz`, [`crate::worker::probes`]) on `metrics.listen`.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use crate::ledger::Ledger;
 use crate::metrics::{Fleet, FleetOptions, Metrics};
 use crate::queue::Queue;
 use crate::worker;
+use crate::worker::probes::Probes;
 
 /// Runs the pool; 0 after a clean drain, 1 if the queue is unreachable, the metrics address
 /// cannot be bound or the runtime fails.
@@ -52,8 +54,8 @@ pub(super) async fn run(settings: &Settings) -> u8 {
     }
 }
 
-/// Binds `metrics.listen` and serves the worker's metrics there for the life of the process
-/// (through the drain too); returns the job metrics for the pool to record in.
+/// Binds `metrics.listen` and serves the worker's metrics and probes there for the life of the
+/// process (through the drain too); returns the job metrics for the pool to record in.
 async fn serve_metrics(
     settings: &Settings,
     queue: &Queue,
@@ -72,11 +74,16 @@ async fn serve_metrics(
     );
     let jobs = crate::metrics::JobMetrics::new(settings);
     let metrics = Arc::new(Metrics::new(fleet).with_jobs(&jobs));
+    let probes = Probes::connect(&settings.redis).await.map_err(|e| {
+        eprintln!("bulkleave: readiness probe at {}: {e}", settings.redis.url);
+        1
+    })?;
+    let app = crate::metrics::router(metrics).merge(worker::probes::router(probes));
     if let Ok(bound) = listener.local_addr() {
-        tracing::info!(addr = %bound, "metrics on http://{bound}/metrics");
+        tracing::info!(addr = %bound, "metrics on http://{bound}/metrics, probes on /healthz and /readyz");
     }
     tokio::spawn(async move {
-        if let Err(e) = crate::metrics::serve(metrics, listener, std::future::pending()).await {
+        if let Err(e) = crate::metrics::serve(app, listener, std::future::pending()).await {
             tracing::error!(error = %e, "metrics listener stopped");
         }
     });

@@ -1,5 +1,6 @@
 //! Prometheus metrics on `GET /metrics` (OpenMetrics text, `prometheus-client`), served by
-//! every worker on its own listener (`metrics.listen`) and by the API on its listener.
+//! every worker on its own listener (`metrics.listen`, beside its
+//! [probes](crate::worker::probes)) and by the API on its listener.
 //!
 //! - [`jobs`]: what this worker process did (counters and a latency histogram recorded as
 //!   jobs settle). Only workers have them.
@@ -94,13 +95,14 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
     )
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes.
+/// Serves `app` (a [`router`], with whatever else shares the listener: a worker's probes) on
+/// `listener` until `shutdown` completes.
 pub async fn serve(
-    metrics: Arc<Metrics>,
+    app: Router,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    axum::serve(listener, router(metrics))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -15,11 +15,15 @@
 //! ([`crate::campaign::recorder`]): final outcomes go from the outcomes stream to PostgreSQL in
 //! batches, and finished campaigns publish their completion event. `bulkleave demo` runs the
 //! same writer into the embedded ledger instead ([`Recording::Memory`]).
+//!
+//! `bulkleave worker` serves its [`probes`] (`/healthz`, `/readyz`) beside `/metrics` on its
+//! metrics listener.
 
 mod backend;
 mod held;
 pub mod ingest;
 mod pacer;
+pub mod probes;
 mod process;
 
 use std::future::Future;
