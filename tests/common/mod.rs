@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 pub mod bench;
+pub mod bullmq;
 pub mod db;
 pub mod green;
 pub mod procs;
 pub mod queue;
+pub mod redis_info;
 pub mod stub;
 
 use std::time::{Duration, SystemTime};
