@@ -186,6 +186,9 @@ async fn bulkleave_run(
         None
     };
     common::drop_prefix(&prefix).await;
+    if let Some((url, pool)) = database {
+        db::drop_database(&url, pool).await;
+    }
     Run {
         enqueue_per_s,
         drain_per_s,
@@ -258,6 +261,7 @@ async fn writer_alone(redis: &RedisSettings, base: &str, size: usize) -> f64 {
     wait_for_ledger(&pool, size, t).await;
     let rate = size as f64 / t.elapsed().as_secs_f64();
     procs::terminate(vec![child]);
+    db::drop_database(&url, pool).await;
     rate
 }
 
