@@ -8,22 +8,22 @@
 //! Reports per size the median of the runs: enqueue rate, drain rate (jobs/s from worker start
 //! to the last outcome recorded), Redis commands per job (`INFO commandstats`, whole run) and
 //! the worker's peak RSS. BullMQ (npm `bullmq`, installed on first use into
-//! `target/bench-node`) runs the same backlog with the same concurrency against the same stub.
+//! `target/bench-node`, script `benches/bullmq/queue.mjs`) runs the same backlog with the same
+//! concurrency against the same stub, at every size; a ratio row per size compares the two.
+//! Backlogs of 500,000 and more run `--runs / 3` times (at least once).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use bulkleave::config::{RedisSettings, SecretUrl};
-use bulkleave::queue::{Queue, QueueOptions};
+use bulkleave::config::RedisSettings;
 
 #[allow(clippy::unwrap_used)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use common::bench::{self, median};
-use common::{db, procs, stub};
+use common::{bullmq, db, procs, redis_info, stub};
 
 struct Args {
     sizes: Vec<usize>,
@@ -53,87 +53,6 @@ fn args() -> Args {
         }
     }
     a
-}
-
-fn redis_conn() -> redis::Connection {
-    redis::Client::open(common::redis_url())
-        .expect("url")
-        .get_connection()
-        .expect("redis up")
-}
-
-/// `INFO commandstats` as command → calls.
-fn commandstats() -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(&mut redis_conn())
-        .expect("info");
-    info.lines()
-        .filter_map(|l| {
-            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
-}
-
-fn diff(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    after
-        .iter()
-        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
-        .filter(|(_, v)| *v > 0)
-        .collect()
-}
-
-/// CPU time (user + system) a process has used so far, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
-    field(14).unwrap_or(0) + field(15).unwrap_or(0)
-}
-
-/// CPU ticks of every PostgreSQL process, by pid (backends come and go: compare per pid).
-fn postgres_ticks() -> BTreeMap<u32, u64> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return BTreeMap::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "postgres")
-        })
-        .map(|pid| (pid, cpu_ticks(pid)))
-        .collect()
-}
-
-/// CPU seconds Redis has used so far (`INFO cpu`).
-fn redis_cpu_s() -> f64 {
-    let info: String = redis::cmd("INFO")
-        .arg("cpu")
-        .query(&mut redis_conn())
-        .expect("info");
-    info.lines()
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(k, _)| *k == "used_cpu_sys" || *k == "used_cpu_user")
-        .filter_map(|(_, v)| v.trim().parse::<f64>().ok())
-        .sum()
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -177,28 +96,18 @@ async fn bulkleave_run(
     ledger: bool,
     writer: bool,
 ) -> Run {
-    let prefix = format!("bench-{size}-{run}");
     let database = if ledger {
         Some(ledger_database().await)
     } else {
         None
     };
-    common::drop_prefix(&prefix).await;
-    let settings = RedisSettings {
-        url: SecretUrl::new(common::redis_url().parse().expect("url")),
-        key_prefix: prefix.clone(),
-    };
-    let queue = Queue::connect(&settings, QueueOptions::default())
-        .await
-        .expect("queue");
-    let before = commandstats();
-    let jobs = common::queue::jobs("wasend", "w", 0..size as u64);
+    let (queue, settings) = common::queue::at(&bench::prefix()).await;
+    let prefix = settings.key_prefix.clone();
+    let before = redis_info::commandstats();
     let t = Instant::now();
-    for chunk in jobs.chunks(10_000) {
-        queue.enqueue_many(chunk).await.expect("enqueue");
-    }
+    // Built and sent in chunks (BullMQ's script builds its batches inside its timing too).
+    common::queue::enqueue_range(&queue, "wasend", "w", 0..size as u64).await;
     let enqueue_per_s = size as f64 / t.elapsed().as_secs_f64();
-    drop(jobs);
 
     let base = format!("http://127.0.0.1:{port}");
     let own_backend: Option<i32> = match &database {
@@ -210,7 +119,7 @@ async fn bulkleave_run(
         ),
         None => None,
     };
-    let (pg_before, redis_before) = (postgres_ticks(), redis_cpu_s());
+    let (pg_before, redis_before) = (procs::cpu_ticks_of("postgres"), redis_info::cpu_s());
     let child = spawn_worker(
         &settings,
         &base,
@@ -228,7 +137,7 @@ async fn bulkleave_run(
         let done = common::outcome_count(&mut conn, &settings)
             .await
             .expect("xlen");
-        rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
+        rss = rss.max(procs::status_kib(child.id(), "VmHWM").unwrap_or(0));
         if done as usize >= size {
             break;
         }
@@ -239,15 +148,15 @@ async fn bulkleave_run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drain_per_s = size as f64 / t.elapsed().as_secs_f64();
-    rss = rss.max(peak_rss_kib(child.id()).unwrap_or(0));
+    rss = rss.max(procs::status_kib(child.id(), "VmHWM").unwrap_or(0));
     let mut ledger_per_s = None;
     if let Some((_, pool)) = &database {
         wait_for_ledger(pool, size, t).await;
         ledger_per_s = Some(size as f64 / t.elapsed().as_secs_f64());
     }
-    let worker_s = cpu_ticks(child.id()) as f64 / TICKS_PER_S;
-    let redis_s = redis_cpu_s() - redis_before;
-    let pg_ticks: u64 = postgres_ticks()
+    let worker_s = procs::cpu_ticks(child.id()) as f64 / TICKS_PER_S;
+    let redis_s = redis_info::cpu_s() - redis_before;
+    let pg_ticks: u64 = procs::cpu_ticks_of("postgres")
         .into_iter()
         .filter(|(pid, _)| Some(*pid as i32) != own_backend)
         .map(|(pid, ticks)| ticks.saturating_sub(pg_before.get(&pid).copied().unwrap_or(0)))
@@ -259,7 +168,7 @@ async fn bulkleave_run(
         per_job(pg_ticks as f64 / TICKS_PER_S),
     ]);
     procs::terminate(vec![child]);
-    let used = diff(&before, &commandstats());
+    let used = redis_info::diff(&before, &redis_info::commandstats());
     let total: u64 = used.values().sum();
     if run == 0 {
         let mut top: Vec<_> = used.iter().collect();
@@ -277,6 +186,9 @@ async fn bulkleave_run(
         None
     };
     common::drop_prefix(&prefix).await;
+    if let Some((url, pool)) = database {
+        db::drop_database(&url, pool).await;
+    }
     Run {
         enqueue_per_s,
         drain_per_s,
@@ -349,97 +261,72 @@ async fn writer_alone(redis: &RedisSettings, base: &str, size: usize) -> f64 {
     wait_for_ledger(&pool, size, t).await;
     let rate = size as f64 / t.elapsed().as_secs_f64();
     procs::terminate(vec![child]);
+    db::drop_database(&url, pool).await;
     rate
 }
 
-fn node_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-node")
-}
+const BULLMQ_SCRIPT: &str = include_str!("bullmq/queue.mjs");
 
-fn ensure_bullmq() -> bool {
-    let dir = node_dir();
-    if dir.join("node_modules/bullmq").exists() && dir.join("node_modules/ioredis").exists() {
-        return true;
-    }
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(
-        dir.join("package.json"),
-        r#"{"name":"bench","private":true,"type":"module"}"#,
-    )
-    .expect("write");
-    Command::new("npm")
-        .args(["install", "--silent", "bullmq@6", "ioredis@5"])
-        .current_dir(&dir)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-const BULLMQ_SCRIPT: &str = r#"
-import { Queue, Worker } from "bullmq";
-import IORedis from "ioredis";
-const [size, port, concurrency, name] = process.argv.slice(2);
-const redis = () => new IORedis({ host: "127.0.0.1", port: 6379, maxRetriesPerRequest: null });
-const q = new Queue(name, { connection: redis() });
-await q.obliterate({ force: true }).catch(() => {});
-const t0 = performance.now();
-for (let i = 0; i < +size; i += 1000) {
-  const batch = [];
-  for (let j = i; j < Math.min(+size, i + 1000); j++) batch.push({ name: "leave", data: { group: `${120363000000000000n + BigInt(j)}@g.us` }, opts: { removeOnComplete: true, removeOnFail: true, attempts: 3 } });
-  await q.addBulk(batch);
-}
-const enqueue = +size / ((performance.now() - t0) / 1000);
-let done = 0;
-const t1 = performance.now();
-const finished = new Promise((resolve) => {
-  const w = new Worker(name, async (job) => {
-    const r = await fetch(`http://127.0.0.1:${port}/s/groups/${encodeURIComponent(job.data.group)}/leave`, { method: "POST", headers: { authorization: "Bearer k" } });
-    const body = await r.json();
-    if (!body.success) throw new Error("not left");
-  }, { connection: redis(), concurrency: +concurrency });
-  w.on("completed", () => { if (++done === +size) resolve(w); });
-});
-const w = await finished;
-const drain = +size / ((performance.now() - t1) / 1000);
-await w.close(); await q.obliterate({ force: true }).catch(() => {}); await q.close();
-console.log(JSON.stringify({ enqueue, drain, rss_mib: process.memoryUsage().rss / 1048576 }));
-process.exit(0);
-"#;
-
-fn bullmq_run(size: usize, port: u16, concurrency: usize, run: usize) -> Option<Run> {
-    let dir = node_dir();
-    std::fs::write(dir.join("bench.mjs"), BULLMQ_SCRIPT).ok()?;
-    let before = commandstats();
-    let out = Command::new("node")
-        .args([
-            "bench.mjs",
-            &size.to_string(),
-            &port.to_string(),
-            &concurrency.to_string(),
-            &format!("bench-bullmq-{run}"),
-        ])
-        .current_dir(&dir)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!("bullmq failed: {}", String::from_utf8_lossy(&out.stderr));
+/// One BullMQ run of `size` jobs; its peak RSS is the node process's `VmHWM`, read while it
+/// runs as for our worker.
+async fn bullmq_run(size: usize, port: u16, concurrency: usize) -> Option<Run> {
+    let prefix = bench::prefix();
+    let before = redis_info::commandstats();
+    let args = [size, port.into(), concurrency].map(|n| n.to_string());
+    let mut node = bullmq::node("queue.mjs", BULLMQ_SCRIPT, &args);
+    node.arg(&prefix).stdout(Stdio::piped());
+    let mut child = tokio::process::Command::from(node).spawn().ok()?;
+    let pid = child.id()?;
+    let mut rss = 0;
+    let status = loop {
+        rss = rss.max(procs::status_kib(pid, "VmHWM").unwrap_or(0));
+        if let Some(status) = child.try_wait().ok()? {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let total: u64 = redis_info::diff(&before, &redis_info::commandstats())
+        .values()
+        .sum();
+    common::drop_prefix(&prefix).await;
+    if !status.success() {
+        eprintln!("BullMQ run failed: {status}");
         return None;
     }
-    let total: u64 = diff(&before, &commandstats()).values().sum();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let mut out = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut child.stdout.take()?, &mut out)
+        .await
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out).ok()?;
     Some(Run {
         enqueue_per_s: v["enqueue"].as_f64()?,
         drain_per_s: v["drain"].as_f64()?,
         ledger_per_s: None,
         commands_per_job: total as f64 / size as f64,
-        peak_rss_mib: v["rss_mib"].as_f64()?,
+        peak_rss_mib: rss as f64 / 1024.0,
         cpu_us_per_job: None,
         writer_per_s: None,
     })
 }
 
-fn summarize(name: &str, size: usize, runs: &[Run]) -> f64 {
-    let drain = median(runs.iter().map(|r| r.drain_per_s).collect());
+/// The medians of a row's runs.
+#[derive(Debug, Clone, Copy)]
+struct Medians {
+    enqueue: f64,
+    drain: f64,
+    commands: f64,
+    rss: f64,
+}
+
+/// Prints the row of `runs` and returns its medians.
+fn summarize(name: &str, size: usize, runs: &[Run]) -> Medians {
+    let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+    let medians = Medians {
+        enqueue: m(|r| r.enqueue_per_s),
+        drain: m(|r| r.drain_per_s),
+        commands: m(|r| r.commands_per_job),
+        rss: m(|r| r.peak_rss_mib),
+    };
     let ledger: Vec<f64> = runs.iter().filter_map(|r| r.ledger_per_s).collect();
     let ledger = if ledger.is_empty() {
         "-".to_owned()
@@ -450,29 +337,44 @@ fn summarize(name: &str, size: usize, runs: &[Run]) -> f64 {
     let cpu = if cpu.is_empty() {
         "-".to_owned()
     } else {
-        (0..3)
-            .map(|i| format!("{:.0}", median(cpu.iter().map(|c| c[i]).collect())))
-            .collect::<Vec<_>>()
-            .join(" / ")
+        bench::joined(
+            (0..3).map(|i| median(cpu.iter().map(|c| c[i]).collect())),
+            0,
+            " / ",
+        )
     };
+    let Medians {
+        enqueue,
+        drain,
+        commands,
+        rss,
+    } = medians;
     println!(
-        "| {name} | {size} | {:.0} | {drain:.0} | {ledger} | {cpu} | {:.2} | {:.0} | {} |",
-        median(runs.iter().map(|r| r.enqueue_per_s).collect()),
-        median(runs.iter().map(|r| r.commands_per_job).collect()),
-        median(runs.iter().map(|r| r.peak_rss_mib).collect()),
-        runs.iter()
-            .map(|r| format!("{:.0}", r.drain_per_s))
-            .collect::<Vec<_>>()
-            .join(" / "),
+        "| {name} | {size} | {enqueue:.0} | {drain:.0} | {ledger} | {cpu} | {commands:.2} | {rss:.0} | {} |",
+        bench::joined(runs.iter().map(|r| r.drain_per_s), 0, " / "),
     );
-    drain
+    medians
+}
+
+/// The row of ratios bulkleave / BullMQ at `size`.
+fn ratio_row(size: usize, ours: Medians, theirs: Medians) {
+    println!(
+        "| **bulkleave / BullMQ** | {size} | {:.2}x | {:.2}x | - | - | {:.2}x | {:.2}x | |",
+        ours.enqueue / theirs.enqueue,
+        ours.drain / theirs.drain,
+        ours.commands / theirs.commands,
+        ours.rss / theirs.rss,
+    );
 }
 
 #[tokio::main]
 async fn main() {
     let a = args();
     let port = stub::fast_wasend_stub().await;
-    let bullmq = a.bullmq && ensure_bullmq();
+    let bullmq = a.bullmq && bullmq::install();
+    if bullmq {
+        println!("BullMQ {}", bullmq::version());
+    }
     println!(
         "| queue | backlog | enqueue jobs/s | drain jobs/s (median) | in the ledger jobs/s | CPU µs/job: worker / Redis / PostgreSQL | Redis commands/job | worker peak RSS MiB | drain runs |"
     );
@@ -496,7 +398,8 @@ async fn main() {
                 l.push(bulkleave_run(size, port, a.concurrency, run, true, false).await);
             }
         }
-        ours.insert(size, summarize("bulkleave", size, &r));
+        let medians = summarize("bulkleave", size, &r);
+        ours.insert(size, medians);
         runs_off.insert(size, r.clone());
         if !l.is_empty() {
             summarize("bulkleave + ledger", size, &l);
@@ -509,12 +412,15 @@ async fn main() {
                 .collect();
             with_ledger.insert(size, ratios);
         }
-        if bullmq && size <= 100_000 {
-            let b: Vec<Run> = (0..runs)
-                .filter_map(|run| bullmq_run(size, port, a.concurrency, run))
-                .collect();
+        if bullmq {
+            let mut b = Vec::new();
+            for _ in 0..runs {
+                b.extend(bullmq_run(size, port, a.concurrency).await);
+            }
             if !b.is_empty() {
-                theirs.insert(size, summarize("BullMQ 6", size, &b));
+                let reference = summarize("BullMQ 6", size, &b);
+                ratio_row(size, medians, reference);
+                theirs.insert(size, reference);
             }
         }
     }
@@ -528,33 +434,36 @@ async fn main() {
             println!(
                 "ledger writer alone at {size}: {:.0} rows/s (median; runs {}), {:.2}x the ledger-off drain",
                 median(alone.clone()),
-                alone
-                    .iter()
-                    .map(|r| format!("{r:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-                median(alone.clone()) / ours[size]
+                bench::joined(alone.iter().copied(), 0, " / "),
+                median(alone.clone()) / ours[size].drain
             );
         }
         println!(
             "ratio at {size}: ledger on / ledger off = {:.2}x (median of pairs run side by side: {})",
             median(ratios.clone()),
-            ratios
-                .iter()
-                .map(|r| format!("{r:.2}"))
-                .collect::<Vec<_>>()
-                .join(" / ")
+            bench::joined(ratios.iter().copied(), 2, " / ")
         );
     }
-    for (size, rate) in &ours {
+    for (size, m) in &ours {
         if let Some(b) = theirs.get(size) {
-            println!("ratio at {size}: bulkleave / BullMQ = {:.2}x", rate / b);
+            println!(
+                "ratio at {size}: bulkleave / BullMQ = {:.2}x drain, {:.2}x enqueue",
+                m.drain / b.drain,
+                m.enqueue / b.enqueue
+            );
         }
     }
-    if let (Some(small), Some(big)) = (ours.get(&20_000), ours.get(&1_000_000)) {
-        println!(
-            "1,000,000 backlog drains at {:.0}% of the 20,000 rate",
-            100.0 * big / small
-        );
+    // The largest backlog against the smallest: does the rate hold as the backlog grows?
+    for (name, rows) in [("bulkleave", &ours), ("BullMQ", &theirs)] {
+        let (Some((small, s)), Some((big, b))) = (rows.first_key_value(), rows.last_key_value())
+        else {
+            continue;
+        };
+        if big > small {
+            println!(
+                "{name}: the {big} backlog drains at {:.0}% of the {small} rate",
+                100.0 * b.drain / s.drain
+            );
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Helpers the benches share (`benches/queue.rs`, `benches/quota.rs`): their arguments, which
-//! fail loudly instead of falling back to a default, and the median of the runs.
+//! Helpers the benches share (`benches/*.rs`): their arguments, which fail loudly instead of
+//! falling back to a default, the median of the runs, figures as text, and key prefixes.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -51,4 +51,19 @@ pub fn unknown(arg: &str) {
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// A Redis key prefix of its own for one run: `bench-<uuid>` (left-overs of an interrupted
+/// run go with `redis-cli --scan --pattern 'bench-*' | xargs -r -n 1000 redis-cli unlink`).
+pub fn prefix() -> String {
+    format!("bench-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// `values` as text, `sep` between them, each with `decimals` decimals.
+pub fn joined(values: impl IntoIterator<Item = f64>, decimals: usize, sep: &str) -> String {
+    values
+        .into_iter()
+        .map(|v| format!("{v:.decimals$}"))
+        .collect::<Vec<_>>()
+        .join(sep)
 }

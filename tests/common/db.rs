@@ -1,4 +1,4 @@
-//! A fresh PostgreSQL database per test, migrated.
+//! A fresh PostgreSQL database per test, migrated; benches drop theirs afterwards.
 
 /// The server's admin URL (`BULKLEAVE_TEST_DATABASE_URL`, default the local server as
 /// `postgres`).
@@ -36,4 +36,22 @@ pub async fn fresh_ledger() -> (String, bulkleave::ledger::Ledger) {
     );
     ledger.migrate().await.expect("migrations apply");
     (url, ledger)
+}
+
+/// Drops the database at `url` (one of [`empty_database`]'s), closing `pool` on it first; best
+/// effort, for benches that make many.
+pub async fn drop_database(url: &str, pool: sqlx::PgPool) {
+    use sqlx::Connection as _;
+    pool.close().await;
+    let Some(name) = url::Url::parse(url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_owned())
+    else {
+        return;
+    };
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
 }

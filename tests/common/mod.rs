@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 pub mod bench;
+pub mod bullmq;
 pub mod db;
 pub mod green;
 pub mod procs;
 pub mod queue;
+pub mod redis_info;
 pub mod stub;
 
 use std::time::{Duration, SystemTime};
@@ -110,7 +112,9 @@ pub fn redis_settings() -> bulkleave::config::RedisSettings {
     }
 }
 
-/// Deletes every key under `prefix` (best effort, at the end of a test).
+/// Deletes every key under `prefix` (best effort, at the end of a test or bench run). `SCAN`
+/// in pages, not `KEYS`: a bench's 1,000,000 idempotency keys would not come back within the
+/// connection's 500 ms response timeout, and `KEYS` would block Redis meanwhile.
 pub async fn drop_prefix(prefix: &str) {
     let Ok(client) = redis::Client::open(redis_url()) else {
         return;
@@ -118,13 +122,27 @@ pub async fn drop_prefix(prefix: &str) {
     let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
         return;
     };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    for chunk in keys.chunks(500) {
-        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
+    let mut cursor = 0u64;
+    loop {
+        let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await;
+        let Ok((next, keys)) = page else {
+            return;
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> =
+                redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
     }
 }
 

@@ -1,8 +1,9 @@
-//! Real processes for tests and benchmarks: `bulkleave worker` (start it, signal it, stop it)
-//! and a redis-server of a test's own (to kill and restart). Shared by the tests
+//! Real processes for tests and benchmarks: `bulkleave worker` (start it, signal it, stop it),
+//! a redis-server of a test's own (to kill and restart), and what `/proc` says about any
+//! process (memory, CPU time). Shared by the tests
 //! (`mod common`) and the benches (`#[path]`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -115,4 +116,40 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`: resident now, `VmHWM`: the most it has
+/// been), in KiB; `None` once the process is gone.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+/// CPU time (user + system) a process has used so far, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
+}
+
+/// CPU ticks of every process named `comm` (e.g. `postgres`), by pid: processes come and go,
+/// so compare two readings per pid.
+pub fn cpu_ticks_of(comm: &str) -> BTreeMap<u32, u64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return BTreeMap::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .map(|pid| (pid, cpu_ticks(pid)))
+        .collect()
 }

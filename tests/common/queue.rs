@@ -1,5 +1,5 @@
-//! The queue through its own API for tests and benches: a queue on fresh keys, jobs, reading
-//! deliveries, a failed attempt, admission through its inline waits.
+//! The queue through its own API for tests and benches: a queue on fresh keys, jobs, enqueuing
+//! a backlog in chunks, reading deliveries, a failed attempt, admission through its inline waits.
 
 use std::ops::Range;
 use std::time::Duration;
@@ -14,6 +14,29 @@ pub async fn fresh(options: QueueOptions) -> (Queue, RedisSettings) {
     let redis = super::redis_settings();
     let queue = Queue::connect(&redis, options).await.expect("queue");
     (queue, redis)
+}
+
+/// The queue under `prefix` (a bench's [`super::bench::prefix`]) on the tests' Redis; drop its
+/// keys at the end with [`super::drop_prefix`]`(prefix)`.
+pub async fn at(prefix: &str) -> (Queue, RedisSettings) {
+    let redis = RedisSettings {
+        key_prefix: prefix.to_owned(),
+        ..super::redis_settings()
+    };
+    let queue = Queue::connect(&redis, QueueOptions::default())
+        .await
+        .expect("queue");
+    (queue, redis)
+}
+
+/// Enqueues [`jobs`]`(provider, account, range)` in chunks of 10,000, each built just before it
+/// is sent: a backlog of millions never sits in memory whole.
+pub async fn enqueue_range(q: &Queue, provider: &str, account: &str, range: Range<u64>) {
+    const CHUNK: u64 = 10_000;
+    for start in range.clone().step_by(CHUNK as usize) {
+        let chunk = jobs(provider, account, start..(start + CHUNK).min(range.end));
+        q.enqueue_many(&chunk).await.expect("enqueue");
+    }
 }
 
 /// One job per `i` in `range` for `account` of `provider`, each leaving its own group
