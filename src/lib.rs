@@ -17,7 +17,7 @@
 //! | [`config`] | layered configuration (defaults, file, `BULKLEAVE__*` env), secrets, validation |
 //! | [`embedded`] | an in-process Redis-compatible server (RESP, streams, Lua) that runs the queue with no Redis installed |
 //! | [`queue`] | the Redis job queue: streams, delayed set, dead letters, leases |
-//! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter, not wired in yet (the fleet-wide one is the queue's admission) |
+//! | [`quota`] | quotas (`N/period`), pacing and AIMD policies, account status and ETA, the in-process `governor` limiter, not used by any command (the fleet-wide one is the queue's admission, also in the demo) |
 //! | [`retry`] | the retry policy: outcome → done, retry at, or dead letter |
 //! | [`upload`] | campaign uploads: streaming CSV / NDJSON reader, per-line rejections, size limits |
 //! | [`simulator`] | the provider simulator (`bulkleave simulate`) for tests, benchmarks and the demo |

@@ -1,7 +1,8 @@
 //! The in-process limiter: one `governor` rate limiter per account, for a single process
 //! without Redis. It is not wired into any command yet (`bulkleave leave` sends one request,
-//! unpaced; workers use the fleet-wide limiter in Redis): it is kept, with its tests, for the
-//! planned embedded mode, which runs jobs in one process with the same quota rules.
+//! unpaced; workers use the fleet-wide limiter in Redis, and `bulkleave demo` runs that same
+//! limiter on the embedded Redis-compatible server rather than this one). It is kept, with its
+//! tests, for single-process uses without a queue; whether to keep it is an open decision.
 //!
 //! Each account's limiter is a GCRA with a burst of one at the account's [`Pace`], so no
 //! window of `period × (1 + headroom)` holds more than the quota. On top of it: the account's

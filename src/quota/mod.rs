@@ -6,7 +6,8 @@
 //! - [`AccountStatus`] (`status.rs`): an account's state as the fleet sees it (paused,
 //!   cooling down, effective rate, backlog) and its ETA.
 //! - [`LocalLimiter`] (`local.rs`): `governor` limiters per account, for one process without
-//!   Redis; not used by any command yet (meant for the planned embedded mode).
+//!   Redis; not used by any command (the demo runs the fleet-wide admission on its embedded
+//!   server instead).
 //!
 //! The fleet-wide limiter, shared by every worker through Redis, is the queue's admission
 //! step (`src/queue/admission.rs`): a job is admitted only when its account has a free slot,
