@@ -7,13 +7,18 @@
 //!
 //! Families: [`keys`] (strings, expiry, keys, hashes, lists, sorted sets, transactions),
 //! [`streams`] (entries, consumer groups, pending entries, claims, blocking reads),
-//! [`scripts`] (`EVAL`/`EVALSHA`, Lua conversions and errors, `cjson`, and bulkleave's own
-//! queue scripts through a whole job's life).
+//! [`scripts`] (`EVAL`/`EVALSHA`, Lua conversions and errors, `cjson`) and [`queue_scripts`]
+//! (bulkleave's own queue scripts through a whole job's life). [`in_process`] runs the
+//! production queue on an embedded server started in the test's own process.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+#[path = "embedded_redis/in_process.rs"]
+mod in_process;
 #[path = "embedded_redis/keys.rs"]
 mod keys;
+#[path = "embedded_redis/queue_scripts.rs"]
+mod queue_scripts;
 #[path = "embedded_redis/scripts.rs"]
 mod scripts;
 #[path = "embedded_redis/streams.rs"]

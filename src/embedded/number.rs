@@ -80,7 +80,7 @@ fn strip_zeros(mut s: String) -> String {
 /// `i64::MIN` for NaN, infinities and values out of range (what x86's conversion gives).
 pub(super) fn lua_to_i64(v: f64) -> i64 {
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if v.is_nan() || v >= LIMIT || v < -LIMIT {
+    if v.is_nan() || !(-LIMIT..LIMIT).contains(&v) {
         i64::MIN
     } else {
         v.trunc() as i64
@@ -101,7 +101,7 @@ mod tests {
             (1e-5, "1.0000000000000001e-05"),
             (3.0, "3"),
             (-2.5, "-2.5"),
-            (1_700_000_000_123.456_1, "1700000000123.4561"),
+            (1_700_000_000_123.456, "1700000000123.4561"),
             (f64::INFINITY, "inf"),
             (-0.0, "-0"),
         ] {

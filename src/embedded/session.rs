@@ -143,7 +143,10 @@ impl Session {
     }
 
     fn client(&mut self, args: &[Vec<u8>]) -> Step {
-        let sub = String::from_utf8_lossy(&args[1]).to_ascii_uppercase();
+        let Some(sub) = args.get(1) else {
+            return error("ERR wrong number of arguments for 'client' command");
+        };
+        let sub = String::from_utf8_lossy(sub).to_ascii_uppercase();
         let arity = |n: usize| {
             (args.len() != n).then(|| {
                 error(&format!(

@@ -279,7 +279,9 @@ mod tests {
         let mut g = Group::default();
         let id = StreamId { ms: 1, seq: 0 };
         g.deliver(id, b"a", 10);
-        g.assign(id, b"b").map(|p| p.deliveries += 1);
+        if let Some(p) = g.assign(id, b"b") {
+            p.deliveries += 1;
+        }
         assert!(g.consumers[&b"a".to_vec()].pending.is_empty());
         assert_eq!(g.pel[&id].deliveries, 2);
         assert!(g.ack(id) && !g.ack(id));

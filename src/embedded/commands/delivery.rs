@@ -6,7 +6,7 @@
 //! change (or the timeout) and runs the command again, which is what Redis does in effect.
 
 use super::groups::no_group;
-use super::streams::{entry_reply, interval_id, strict_id};
+use super::streams::{entry_reply, range_start, strict_id};
 use super::{Call, Fail, Outcome, Spec, spec};
 use crate::embedded::number;
 use crate::embedded::resp::Reply;
@@ -283,14 +283,7 @@ fn xclaim(c: &mut Call) -> Outcome {
 fn xautoclaim(c: &mut Call) -> Outcome {
     let (key, name) = (c.args[1].clone(), c.args[2].clone());
     let min_idle = min_idle(c, "XAUTOCLAIM")?;
-    let (start, exclusive) = interval_id(c.arg(5), 0)?;
-    let start = if exclusive {
-        start
-            .next()
-            .ok_or_else(|| Fail::new("ERR invalid start ID for the interval"))?
-    } else {
-        start
-    };
+    let start = range_start(c.arg(5))?;
     let (mut count, mut justid) = (100usize, false);
     let mut j = 6;
     while j < c.args.len() {

@@ -2,7 +2,7 @@
 //! `SETID`, `DESTROY`, `CREATECONSUMER`, `DELCONSUMER`), `XACK`, `XPENDING` (summary and
 //! extended form with `IDLE` and a consumer). Reading and claiming are in `delivery.rs`.
 
-use super::streams::{interval_id, strict_id};
+use super::streams::{range_end, range_start, strict_id};
 use super::{Call, Fail, Outcome, Spec, spec, subcommand};
 use crate::embedded::resp::Reply;
 use crate::embedded::stream::{Group, Stream, StreamId};
@@ -77,7 +77,7 @@ fn xgroup(c: &mut Call) -> Outcome {
     }
     let (key, name) = (c.args[2].clone(), c.args[3].clone());
     let exists = c.read::<Stream>(2)?.is_some();
-    if !exists && !(sub == "create" && mkstream) {
+    if !(exists || (sub == "create" && mkstream)) {
         return Err(Fail::new(
             "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
         ));
@@ -196,21 +196,8 @@ fn extended(c: &Call) -> Result<Option<Extended>, Fail> {
         min_idle = c.int(4)?;
         at = 5;
     }
-    let (start, start_ex) = interval_id(c.arg(at), 0)?;
-    let start = if start_ex {
-        start
-            .next()
-            .ok_or_else(|| Fail::new("ERR invalid start ID for the interval"))?
-    } else {
-        start
-    };
-    let (end, end_ex) = interval_id(c.arg(at + 1), u64::MAX)?;
-    let end = if end_ex {
-        end.prev()
-            .ok_or_else(|| Fail::new("ERR invalid end ID for the interval"))?
-    } else {
-        end
-    };
+    let start = range_start(c.arg(at))?;
+    let end = range_end(c.arg(at + 1))?;
     let count = usize::try_from(c.int(at + 2)?).unwrap_or(0);
     let consumer = match argc - at {
         3 => None,

@@ -44,6 +44,26 @@ pub(super) fn interval_id(arg: &[u8], missing_seq: u64) -> Result<(StreamId, boo
     }
 }
 
+/// A range's start: an exclusive one (`(id`) is the next id.
+pub(super) fn range_start(arg: &[u8]) -> Result<StreamId, Fail> {
+    match interval_id(arg, 0)? {
+        (id, true) => id
+            .next()
+            .ok_or_else(|| Fail::new("ERR invalid start ID for the interval")),
+        (id, false) => Ok(id),
+    }
+}
+
+/// A range's end: an exclusive one (`(id`) is the previous id.
+pub(super) fn range_end(arg: &[u8]) -> Result<StreamId, Fail> {
+    match interval_id(arg, u64::MAX)? {
+        (id, true) => id
+            .prev()
+            .ok_or_else(|| Fail::new("ERR invalid end ID for the interval")),
+        (id, false) => Ok(id),
+    }
+}
+
 /// An entry as replies carry it: `[id, [field, value, …]]`.
 pub(super) fn entry_reply(id: StreamId, fields: &Fields) -> Reply {
     Reply::Array(vec![
@@ -229,20 +249,8 @@ fn xlen(c: &mut Call) -> Outcome {
 fn xrange(c: &mut Call) -> Outcome {
     let rev = c.word(0) == "XREVRANGE";
     let (start_at, end_at) = if rev { (3, 2) } else { (2, 3) };
-    let (start, start_ex) = interval_id(c.arg(start_at), 0)?;
-    let (end, end_ex) = interval_id(c.arg(end_at), u64::MAX)?;
-    let bad_start = || Fail::new("ERR invalid start ID for the interval");
-    let bad_end = || Fail::new("ERR invalid end ID for the interval");
-    let start = if start_ex {
-        start.next().ok_or_else(bad_start)?
-    } else {
-        start
-    };
-    let end = if end_ex {
-        end.prev().ok_or_else(bad_end)?
-    } else {
-        end
-    };
+    let start = range_start(c.arg(start_at))?;
+    let end = range_end(c.arg(end_at))?;
     let mut count = None;
     let mut j = 4;
     while j < c.args.len() {

@@ -66,7 +66,7 @@ fn zadd(c: &mut Call) -> Outcome {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(Fail::new(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));

@@ -2,12 +2,12 @@
 //! `redis` and `cjson` tables Redis gives them.
 //!
 //! Scripts are compiled once and kept by SHA-1 (`SCRIPT LOAD`, or a first `EVAL`). A script
-//! runs while the caller holds the keyspace lock, so it is atomic; its `redis.call`s reach the
-//! keyspace through a callback that lives only for that run. The Lua side
-//! (`bootstrap.lua`) mirrors Redis 7.0: read-only globals, Redis's `pcall`, and an error handler
-//! that makes errors read `<message> script: <sha>, on @user_script:<line>.`; conversions
-//! between Lua and replies follow Redis's rules (`convert.rs`), `cjson` those of lua-cjson
-//! (`cjson.rs`).
+//! runs while the caller holds the keyspace lock, so it is atomic; `redis.call` and
+//! `redis.pcall` reach the keyspace through native functions that live only for that run.
+//! `bootstrap.lua` builds what Redis 7.0 gives scripts (read-only globals, Redis's `pcall`);
+//! `native.rs` has the native functions and the error handler that makes errors read
+//! `<message> script: <sha>, on @user_script:<line>.`; conversions between Lua and replies
+//! follow Redis's rules (`convert.rs`), `cjson` those of lua-cjson (`cjson.rs`).
 
 mod cjson;
 mod convert;
