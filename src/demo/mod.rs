@@ -5,8 +5,8 @@
 //! ([`MemoryLedger`]); then a worker pool (the production [`crate::worker`]: the same
 //! admission, fleet quotas, adapters, classification, retries and ledger writer) and a producer
 //! that stages and enqueues a sample campaign across the four providers ([`scenario`]). It shows
-//! live progress per account ([`progress`]) and ends with the campaign report, checked against
-//! what the scenario planted and what the simulator recorded ([`report`]).
+//! live progress per account (`progress.rs`) and ends with the campaign report, checked against
+//! what the scenario planted and what the simulator recorded (`report.rs`).
 //!
 //! With `--redis-url` the queue is that Redis instead (its keys under a prefix of their own,
 //! removed at the end).
