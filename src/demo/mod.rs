@@ -97,8 +97,10 @@ pub async fn run(options: Options) -> Result<DemoReport, Error> {
     let result = campaign(&scenario, &settings, &queue, &sim, &options).await;
 
     sim.shutdown().await;
-    if options.redis_url.is_some() {
-        remove_keys(&redis_url, &prefix).await;
+    if options.redis_url.is_some()
+        && let Err(e) = queue.purge().await
+    {
+        tracing::warn!(error = %e, prefix, "demo: could not remove its keys");
     }
     if let Some(server) = embedded {
         server.shutdown().await;
@@ -314,39 +316,6 @@ fn write_csv(path: &std::path::Path, items: &[crate::ledger::Item]) -> std::io::
         out.write_all(crate::campaign::report::line(item, crate::upload::Format::Csv).as_bytes())?;
     }
     out.flush()
-}
-
-/// Removes the demo's keys from a Redis it was given (best effort).
-async fn remove_keys(url: &str, prefix: &str) {
-    let removed = async {
-        let client = redis::Client::open(url)?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        let mut cursor = 0_u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}:*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await?;
-            if !keys.is_empty() {
-                let _: () = redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async(&mut conn)
-                    .await?;
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        Ok::<_, redis::RedisError>(())
-    };
-    if let Err(e) = removed.await {
-        tracing::warn!(error = %e, prefix, "demo: could not remove its keys");
-    }
 }
 
 /// Used by the CLI: the report of `run` as JSON.

@@ -47,6 +47,11 @@ impl Keys {
         }
     }
 
+    /// The `SCAN MATCH` pattern of every key under the prefix.
+    pub fn pattern(&self) -> String {
+        self.key("*")
+    }
+
     fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.prefix)
     }

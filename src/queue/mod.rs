@@ -185,6 +185,36 @@ impl Queue {
         .await?)
     }
 
+    /// Deletes every key under this queue's prefix; returns how many. `SCAN` in pages, never
+    /// `KEYS`: a large queue's keys would not come back within the response timeout, and
+    /// `KEYS` would block Redis meanwhile.
+    pub async fn purge(&self) -> Result<usize> {
+        let mut conn = self.conn.clone();
+        let pattern = self.keys.pattern();
+        let (mut cursor, mut deleted) = (0_u64, 0);
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await?;
+            if !keys.is_empty() {
+                let n: usize = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await?;
+                deleted += n;
+            }
+            if next == 0 {
+                return Ok(deleted);
+            }
+            cursor = next;
+        }
+    }
+
     /// The key names.
     pub fn keys(&self) -> &Keys {
         &self.keys

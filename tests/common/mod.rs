@@ -112,37 +112,17 @@ pub fn redis_settings() -> bulkleave::config::RedisSettings {
     }
 }
 
-/// Deletes every key under `prefix` (best effort, at the end of a test or bench run). `SCAN`
-/// in pages, not `KEYS`: a bench's 1,000,000 idempotency keys would not come back within the
-/// connection's 500 ms response timeout, and `KEYS` would block Redis meanwhile.
+/// Deletes every key under `prefix` (best effort, at the end of a test or bench run), with
+/// [`Queue::purge`](bulkleave::queue::Queue::purge).
 pub async fn drop_prefix(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
-        return;
+    let settings = bulkleave::config::RedisSettings {
+        url: bulkleave::config::SecretUrl::new(Url::parse(&redis_url()).expect("redis URL")),
+        key_prefix: prefix.to_owned(),
     };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let mut cursor = 0u64;
-    loop {
-        let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}:*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await;
-        let Ok((next, keys)) = page else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> =
-                redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
+    if let Ok(queue) =
+        bulkleave::queue::Queue::connect(&settings, bulkleave::queue::QueueOptions::default()).await
+    {
+        let _ = queue.purge().await;
     }
 }
 
