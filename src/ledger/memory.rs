@@ -41,7 +41,6 @@ struct Row {
 struct CampaignRow {
     closed: bool,
     ended: bool,
-    pending: i64,
 }
 
 impl MemoryLedger {
@@ -84,11 +83,7 @@ impl MemoryLedger {
             });
             added += 1;
         }
-        inner
-            .campaigns
-            .entry(campaign.to_owned())
-            .or_default()
-            .pending += added as i64;
+        inner.campaigns.entry(campaign.to_owned()).or_default();
         added
     }
 
@@ -103,29 +98,25 @@ impl MemoryLedger {
         }
     }
 
-    /// Closes `campaign` (it takes no more items); true if that left it done.
-    pub fn close(&self, campaign: &str) -> bool {
-        let mut inner = self.lock();
-        let row = inner.campaigns.entry(campaign.to_owned()).or_default();
-        row.closed = true;
-        row.pending == 0
+    /// Closes `campaign`: it takes no more items.
+    pub fn close(&self, campaign: &str) {
+        self.lock()
+            .campaigns
+            .entry(campaign.to_owned())
+            .or_default()
+            .closed = true;
     }
 
     /// Ends `campaign` if it is closed with nothing pending; true if this call ended it.
     pub fn end_if_done(&self, campaign: &str) -> bool {
         let mut inner = self.lock();
-        match inner.campaigns.get_mut(campaign) {
-            Some(row) if row.closed && row.pending == 0 && !row.ended => {
-                row.ended = true;
-                true
-            }
-            _ => false,
+        if !inner.done(campaign) {
+            return false;
         }
-    }
-
-    /// Whether `campaign` has ended.
-    pub fn ended(&self, campaign: &str) -> bool {
-        self.lock().campaigns.get(campaign).is_some_and(|c| c.ended)
+        if let Some(row) = inner.campaigns.get_mut(campaign) {
+            row.ended = true;
+        }
+        true
     }
 
     /// Writes the final outcomes in `records`: each item gets its first outcome only, items
@@ -135,18 +126,16 @@ impl MemoryLedger {
         let now = Utc::now();
         let mut recorded = Recorded::default();
         let mut touched = HashSet::new();
-        for r in records {
+        // As the PostgreSQL statement: a job repeated within the batch counts once, its first
+        // record; a job whose item has its outcome already is a duplicate.
+        let mut seen = HashSet::new();
+        for r in records.into_iter().filter(|r| seen.insert(r.job.as_str())) {
             let idx = match inner.by_job.get(&r.job) {
                 Some(&idx) if inner.items[idx].item.outcome.is_some() => {
                     recorded.duplicates += 1;
                     continue;
                 }
-                Some(&idx) => {
-                    if let Some(c) = &r.campaign {
-                        inner.campaigns.entry(c.clone()).or_default().pending -= 1;
-                    }
-                    idx
-                }
+                Some(&idx) => idx,
                 None => {
                     let idx = inner.items.len();
                     inner.by_job.insert(r.job.clone(), idx);
@@ -164,19 +153,11 @@ impl MemoryLedger {
             apply(&mut row.item, r, now);
             row.finished_at = Some(now);
             recorded.written += 1;
-            if let Some(c) = &r.campaign {
+            if let Some(c) = &row.item.campaign_id {
                 touched.insert(c.clone());
             }
         }
-        recorded.done = touched
-            .into_iter()
-            .filter(|c| {
-                inner
-                    .campaigns
-                    .get(c)
-                    .is_some_and(|row| row.closed && !row.ended && row.pending == 0)
-            })
-            .collect();
+        recorded.done = touched.into_iter().filter(|c| inner.done(c)).collect();
         recorded.done.sort();
         recorded
     }
@@ -214,6 +195,16 @@ impl MemoryLedger {
 }
 
 impl Inner {
+    /// Whether `campaign` is closed, not ended, and none of its items is pending.
+    fn done(&self, campaign: &str) -> bool {
+        self.campaigns
+            .get(campaign)
+            .is_some_and(|row| row.closed && !row.ended)
+            && self
+                .in_campaign(campaign)
+                .all(|row| row.item.outcome.is_some())
+    }
+
     fn in_campaign<'a>(&'a self, campaign: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
         self.items
             .iter()
@@ -328,9 +319,11 @@ mod tests {
         let ledger = MemoryLedger::new();
         assert_eq!(ledger.stage("c", &[new_item("a", 1), new_item("b", 2)]), 2);
         assert_eq!(ledger.stage("c", &[new_item("a", 1)]), 0, "staged twice");
-        assert!(!ledger.close("c"));
+        ledger.close("c");
+        assert!(!ledger.end_if_done("c"), "a and b are pending");
+        // Repeated within one batch: counted once, as PostgreSQL does.
         let first = ledger.record([&outcome("a", "left", true), &outcome("a", "left", true)]);
-        assert_eq!((first.written, first.duplicates), (1, 1));
+        assert_eq!((first.written, first.duplicates), (1, 0));
         assert!(first.done.is_empty(), "b is still pending");
         let again = ledger.record([&outcome("a", "provider_error", false)]);
         assert_eq!((again.written, again.duplicates), (0, 1));
@@ -338,7 +331,7 @@ mod tests {
         assert_eq!(last.done, vec!["c".to_owned()]);
         assert!(ledger.end_if_done("c"));
         assert!(!ledger.end_if_done("c"), "ended once");
-        assert!(ledger.ended("c"));
+        assert!(ledger.record([&outcome("b", "left", true)]).done.is_empty());
 
         let items = ledger.items("c");
         assert_eq!(items.len(), 2);
