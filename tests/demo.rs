@@ -123,8 +123,7 @@ fn the_quick_demo_runs_on_embedded_defaults_and_its_report_is_right() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_demo_on_a_given_redis_leaves_no_key_behind() {
-    let redis = common::redis_settings();
-    let url = redis.url.expose().to_string();
+    let url = common::redis_url();
     let report = bulkleave::demo::run(bulkleave::demo::Options {
         quick: true,
         redis_url: Some(url.clone()),
@@ -134,6 +133,10 @@ async fn the_demo_on_a_given_redis_leaves_no_key_behind() {
     .await
     .unwrap();
     assert!(report.passed(), "{}", bulkleave::demo::render(&report));
+    assert!(
+        report.keys_removed > 0,
+        "the demo wrote nothing to the Redis it was given"
+    );
     assert!(
         report.key_prefix.starts_with("demo-"),
         "{}",

@@ -8,8 +8,9 @@
 //! account state copied to the ledger, campaigns done but not ended (their writer stopped
 //! between the two), completion events left in the outbox, uploads cut off half-way.
 //!
-//! Each batch is written in a `ledger write` span (`db.system.name` = `postgresql`,
-//! `db.operation.batch.size`) linked to the spans of the attempts whose outcomes it writes.
+//! Each batch is written in a `ledger write` span (`db.system.name` = `postgresql`, or
+//! `memory` for the demo's ledger; `db.operation.batch.size`) linked to the spans of the
+//! attempts whose outcomes it writes.
 //!
 //! Where a batch goes is a [`Store`]: the PostgreSQL ledger ([`Campaigns`]) in production, the
 //! in-memory one ([`MemoryLedger`]) in `bulkleave demo`. The reading, acknowledging and retrying

@@ -41,7 +41,7 @@ pub async fn run(args: DemoArgs) -> u8 {
             "bulkleave demo: a sample campaign across Green API, Wasend, RyzeAPI and Kirimin, \
              against the built-in provider simulator{}.",
             if args.redis_url.is_some() {
-                ""
+                ", with the given Redis and an embedded ledger"
             } else {
                 ", with an embedded queue and ledger"
             }

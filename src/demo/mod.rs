@@ -26,7 +26,7 @@ use self::scenario::{Expect, Scenario};
 use crate::config::Settings;
 use crate::job::{CampaignId, IdempotencyKey, JobId, LeaveJob, LeaveRequest};
 use crate::ledger::{MemoryLedger, NewItem};
-use crate::queue::Queue;
+use crate::queue::{Enqueued, Queue};
 use crate::simulator::Simulator;
 use crate::worker::{self, Recording};
 
@@ -55,6 +55,17 @@ pub enum Error {
     /// The worker pool failed.
     #[error(transparent)]
     Worker(#[from] worker::Error),
+    /// The worker pool panicked, or stopped before the campaign was done.
+    #[error("the worker pool stopped: {0}")]
+    PoolStopped(String),
+    /// The producer's job was refused by the queue.
+    #[error("the queue refused job {job}: {why}")]
+    Refused {
+        /// The job.
+        job: String,
+        /// What the queue answered.
+        why: String,
+    },
     /// The campaign did not finish in time.
     #[error("the campaign did not finish within {0:?}: {1}")]
     Deadline(Duration, String),
@@ -81,27 +92,35 @@ pub async fn run(options: Options) -> Result<DemoReport, Error> {
         Scenario::full()
     };
     let sim = Simulator::start(scenario.simulator_config().map_err(Error::Setup)?).await?;
-    let (redis_url, embedded) = match &options.redis_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let server = crate::embedded::EmbeddedRedis::start().await?;
-            (server.url(), Some(server))
+    let mut embedded = None;
+    let result = async {
+        let redis_url = match &options.redis_url {
+            Some(url) => url.clone(),
+            None => {
+                let server = crate::embedded::EmbeddedRedis::start().await?;
+                embedded.insert(server).url()
+            }
+        };
+        let prefix = format!("demo-{:08x}", fastrand::u32(..));
+        let env = scenario.env(&sim.base_url(), &redis_url, &prefix);
+        let settings = crate::config::load_toml_with_env(CONFIG, &env)
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        let queue = Queue::connect(&settings.redis, settings.queue.clone()).await?;
+        let mut report = campaign(&scenario, &settings, &queue, &sim, &options).await;
+        if options.redis_url.is_some() {
+            match queue.purge().await {
+                Ok(n) => {
+                    if let Ok(report) = &mut report {
+                        report.keys_removed = n;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, prefix, "demo: could not remove its keys"),
+            }
         }
-    };
-    let prefix = format!("demo-{:08x}", fastrand::u32(..));
-    let env = scenario.env(&sim.base_url(), &redis_url, &prefix);
-    let settings =
-        crate::config::load_toml_with_env(CONFIG, &env).map_err(|e| Error::Setup(e.to_string()))?;
-    let queue = Queue::connect(&settings.redis, settings.queue.clone()).await?;
-
-    let result = campaign(&scenario, &settings, &queue, &sim, &options).await;
-
-    sim.shutdown().await;
-    if options.redis_url.is_some()
-        && let Err(e) = queue.purge().await
-    {
-        tracing::warn!(error = %e, prefix, "demo: could not remove its keys");
+        report
     }
+    .await;
+    sim.shutdown().await;
     if let Some(server) = embedded {
         server.shutdown().await;
     }
@@ -130,27 +149,35 @@ async fn campaign(
 
     let id = format!("demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
     let started = Instant::now();
-    let planted = produce(scenario, settings, queue, &ledger, &id).await?;
-    let watched = Watched {
-        ledger: &ledger,
-        id: &id,
-        planted: &planted,
-        started,
-    };
-    let waited = watch(scenario, settings, queue, sim, watched, options).await;
+    // Whatever happens to the producer or the watch, the pool is stopped and awaited here.
+    let driven = async {
+        let planted = produce(scenario, settings, queue, &ledger, &id).await?;
+        let watched = Watched {
+            ledger: &ledger,
+            id: &id,
+            planted: &planted,
+            started,
+            pool: &pool,
+        };
+        watch(scenario, settings, queue, sim, watched, options).await?;
+        Ok::<_, Error>(planted)
+    }
+    .await;
     let elapsed_s = started.elapsed().as_secs_f64();
     let _ = stop.send(());
     let ran = pool
         .await
-        .map_err(|e| Error::Setup(format!("the worker pool panicked: {e}")))?;
+        .map_err(|e| Error::PoolStopped(format!("it panicked: {e}")))?;
+    // The pool's own error first: it explains a watch that gave up.
     ran?;
-    waited?;
+    let planted = driven?;
 
     let items = ledger.items(&id);
     let fleet = crate::accounts::report_all(settings, queue).await?;
     let simulator = sim.report();
     let mut report = report::build(report::Inputs {
         campaign: &id,
+        key_prefix: &settings.redis.key_prefix,
         elapsed_s,
         counts: ledger.counts(&id),
         items: &items,
@@ -159,7 +186,6 @@ async fn campaign(
         simulator: &simulator,
         storm_account: scenario.storm.account,
     });
-    report.key_prefix = settings.redis.key_prefix.clone();
     if let Some(path) = &options.report_file {
         match write_csv(path, &items) {
             Ok(()) => report.report_file = Some(path.display().to_string()),
@@ -215,7 +241,17 @@ async fn produce(
     }
     ledger.stage(id, &items);
     for chunk in jobs.chunks(500) {
-        queue.enqueue_many(chunk).await?;
+        let results = queue.enqueue_many(chunk).await?;
+        if let Some((job, why)) = chunk
+            .iter()
+            .zip(&results)
+            .find(|(_, r)| !matches!(r, Enqueued::Added))
+        {
+            return Err(Error::Refused {
+                job: job.id.to_string(),
+                why: format!("{why:?}"),
+            });
+        }
         let ids: Vec<String> = chunk.iter().map(|j| j.id.to_string()).collect();
         ledger.mark_queued(&ids);
     }
@@ -229,8 +265,10 @@ struct Watched<'a> {
     ledger: &'a MemoryLedger,
     id: &'a str,
     planted: &'a BTreeMap<(String, String), Expect>,
-    /// When its first job was enqueued.
+    /// When the producer started.
     started: Instant,
+    /// The worker pool: if it stops, nothing will finish.
+    pool: &'a tokio::task::JoinHandle<Result<worker::Summary, worker::Error>>,
 }
 
 /// Shows progress until every item has its outcome or waits behind a paused account; starts
@@ -248,6 +286,7 @@ async fn watch(
         id,
         planted,
         started,
+        pool,
     } = watched;
     let mut storm = Some(scenario.storm);
     let mut totals: BTreeMap<String, u64> = BTreeMap::new();
@@ -293,6 +332,9 @@ async fn watch(
             .collect();
         if waiting_on.is_empty() {
             break Ok(());
+        }
+        if pool.is_finished() {
+            break Err(Error::PoolStopped("before the campaign was done".into()));
         }
         if Instant::now() >= deadline {
             let names: Vec<&str> = waiting_on.iter().map(|s| s.as_str()).collect();

@@ -55,7 +55,10 @@ pub struct DemoReport {
     pub campaign: String,
     /// The prefix of the queue's keys.
     pub key_prefix: String,
-    /// Seconds from the first job enqueued to the last outcome recorded.
+    /// Keys removed from a Redis the demo was given (0 on the embedded one).
+    pub keys_removed: usize,
+    /// Seconds from the producer's start until the watch saw every item finished or waiting
+    /// behind a paused account.
     pub elapsed_s: f64,
     /// The ledger's counts.
     pub counts: Counts,
@@ -78,6 +81,8 @@ impl DemoReport {
 pub struct Inputs<'a> {
     /// The campaign.
     pub campaign: &'a str,
+    /// The prefix of the queue's keys.
+    pub key_prefix: &'a str,
     /// Seconds it ran.
     pub elapsed_s: f64,
     /// The ledger's counts and items.
@@ -126,7 +131,8 @@ pub fn build(inputs: Inputs<'_>) -> DemoReport {
     let checks = checks(&inputs, &accounts);
     DemoReport {
         campaign: inputs.campaign.to_owned(),
-        key_prefix: String::new(),
+        key_prefix: inputs.key_prefix.to_owned(),
+        keys_removed: 0,
         elapsed_s: inputs.elapsed_s,
         counts: inputs.counts,
         accounts,
@@ -160,7 +166,24 @@ fn checks(inputs: &Inputs<'_>, accounts: &[AccountSummary]) -> Vec<Check> {
             ));
         }
     }
-    let missing = inputs.expected.len().saturating_sub(inputs.items.len());
+    for item in inputs.items {
+        if !inputs
+            .expected
+            .contains_key(&(item.account.clone(), item.group_ref.clone()))
+        {
+            wrong.push(format!("{} {}: not planted", item.account, item.group_ref));
+        }
+    }
+    let in_ledger: std::collections::HashSet<(&str, &str)> = inputs
+        .items
+        .iter()
+        .map(|i| (i.account.as_str(), i.group_ref.as_str()))
+        .collect();
+    let missing = inputs
+        .expected
+        .keys()
+        .filter(|(a, g)| !in_ledger.contains(&(a.as_str(), g.as_str())))
+        .count();
     check(
         "every item has the outcome the scenario planted",
         wrong.is_empty() && missing == 0,
@@ -175,43 +198,50 @@ fn checks(inputs: &Inputs<'_>, accounts: &[AccountSummary]) -> Vec<Check> {
         },
     );
 
-    // The ledger's `left` is what the provider really did.
-    let mut disagree = Vec::new();
-    for a in accounts {
-        let left = a.outcomes.get("left").copied().unwrap_or(0);
-        let leaves = inputs
-            .simulator
-            .accounts
-            .get(&a.account)
-            .map_or(0, |s| s.answers.leaves);
-        if left != leaves {
-            disagree.push(format!("{}: ledger {left}, simulator {leaves}", a.account));
-        }
+    // The ledger's `left` is what the provider really did, for every account the simulator
+    // knows (not only those the fleet reports), and no request went to no account.
+    let sim = &inputs.simulator;
+    let mut disagree: Vec<String> = sim
+        .accounts
+        .iter()
+        .filter_map(|(name, s)| {
+            let left = inputs
+                .items
+                .iter()
+                .filter(|i| &i.account == name && i.outcome.as_deref() == Some("left"))
+                .count() as u64;
+            (left != s.answers.leaves)
+                .then(|| format!("{name}: ledger {left}, simulator {}", s.answers.leaves))
+        })
+        .collect();
+    if sim.accounts.is_empty() {
+        disagree.push("the simulator knows no account".into());
     }
-    check(
+    if sim.unattributed > 0 {
+        disagree.push(format!(
+            "{} requests no account was charged with",
+            sim.unattributed
+        ));
+    }
+    all_of(
+        &mut check,
         "the ledger's leaves are the simulator's leaves",
-        disagree.is_empty(),
-        if disagree.is_empty() {
-            "every account agrees".to_owned()
-        } else {
-            disagree.join("; ")
-        },
+        "every account agrees",
+        disagree,
     );
 
     // Quotas held: the simulator never had to refuse a request for its quota.
-    let over: Vec<String> = accounts
+    let over: Vec<String> = sim
+        .accounts
         .iter()
-        .filter(|a| a.quota_429 > 0)
-        .map(|a| format!("{}: {} refused", a.account, a.quota_429))
+        .filter(|(_, s)| s.rate_limited > 0)
+        .map(|(name, s)| format!("{name}: {} refused", s.rate_limited))
         .collect();
-    check(
+    all_of(
+        &mut check,
         "no account exceeded its quota",
-        over.is_empty(),
-        if over.is_empty() {
-            "0 quota 429s".to_owned()
-        } else {
-            over.join("; ")
-        },
+        "0 quota 429s",
+        over,
     );
 
     // The storm happened and was ridden out.
@@ -239,8 +269,8 @@ fn checks(inputs: &Inputs<'_>, accounts: &[AccountSummary]) -> Vec<Check> {
             .any(|((acc, _), e)| acc == &a.account && *e == Expect::Waiting)
     }) {
         check(
-            &format!("{} is paused after its first refusal", a.account),
-            a.paused.is_some() && a.requests <= 2,
+            &format!("{} sent one request and was paused", a.account),
+            a.paused.is_some() && a.requests == 1,
             format!(
                 "{}; {} requests sent",
                 a.paused.as_deref().unwrap_or("not paused"),
@@ -249,6 +279,15 @@ fn checks(inputs: &Inputs<'_>, accounts: &[AccountSummary]) -> Vec<Check> {
         );
     }
     checks
+}
+
+/// Adds the check `name`: passed when `problems` is empty (then `ok` is its detail).
+fn all_of(check: &mut impl FnMut(&str, bool, String), name: &str, ok: &str, problems: Vec<String>) {
+    if problems.is_empty() {
+        check(name, true, ok.to_owned());
+    } else {
+        check(name, false, problems.join("; "));
+    }
 }
 
 /// The report as text, for the terminal.
@@ -364,48 +403,118 @@ mod tests {
         }
     }
 
+    fn simulator(accounts: &[(&str, u64, u64)]) -> SimReport {
+        use crate::simulator::{AnswerCounts, FaultCounts, RequestCounts};
+        let accounts = accounts
+            .iter()
+            .map(|&(name, leaves, rate_limited)| {
+                let report = serde_json::json!({
+                    "provider": "wasend",
+                    "quota": "10/min",
+                    "requests": RequestCounts::default(),
+                    "accepted": leaves,
+                    "rate_limited": rate_limited,
+                    "forced_429": 0,
+                    "faults": FaultCounts::default(),
+                    "answers": AnswerCounts { leaves, ..AnswerCounts::default() },
+                    "first_request_ms": null,
+                    "last_request_ms": null,
+                    "busiest_window": 0,
+                    "excess": 0,
+                    "achieved_rate_per_s": null,
+                });
+                (name.to_owned(), serde_json::from_value(report).unwrap())
+            })
+            .collect();
+        SimReport {
+            started_at_unix_ms: 0,
+            elapsed_ms: 0.0,
+            accounts,
+            unattributed: 0,
+        }
+    }
+
+    fn report_of(
+        expected: &BTreeMap<(String, String), Expect>,
+        items: &[Item],
+        simulator: &SimReport,
+    ) -> DemoReport {
+        build(Inputs {
+            campaign: "c",
+            key_prefix: "demo-test",
+            elapsed_s: 1.0,
+            counts: Counts::default(),
+            items,
+            expected,
+            fleet: &[],
+            simulator,
+            storm_account: "w",
+        })
+    }
+
+    fn check<'a>(report: &'a DemoReport, name: &str) -> &'a Check {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name.contains(name))
+            .unwrap()
+    }
+
     #[test]
-    fn the_checks_fail_on_a_wrong_or_missing_outcome_and_a_missing_storm() {
+    fn the_checks_fail_on_a_wrong_missing_or_unplanted_item_and_a_missing_storm() {
         let expected: BTreeMap<(String, String), Expect> = [
             (("w".to_owned(), "g1".to_owned()), Expect::Left),
             (("w".to_owned(), "g2".to_owned()), Expect::OwnerCannotLeave),
-            (("w".to_owned(), "g3".to_owned()), Expect::Left),
+            (("w".to_owned(), "g3".to_owned()), Expect::Waiting),
         ]
         .into();
         let items = [
             item("w", "g1", Some("left")),
             // A failure counted as a success would be a lie: the check must catch it.
             item("w", "g2", Some("left")),
+            // Pending like the planted g3, but never planted: g3 itself is missing.
+            item("w", "g9", None),
         ];
-        let simulator = SimReport {
-            started_at_unix_ms: 0,
-            elapsed_ms: 0.0,
-            accounts: BTreeMap::new(),
-            unattributed: 0,
-        };
-        let report = build(Inputs {
-            campaign: "c",
-            elapsed_s: 1.0,
-            counts: Counts::default(),
-            items: &items,
-            expected: &expected,
-            fleet: &[],
-            simulator: &simulator,
-            storm_account: "w",
-        });
+        let report = report_of(&expected, &items, &simulator(&[("w", 2, 0)]));
         assert!(!report.passed());
-        let planted = &report.checks[0];
+        let planted = check(&report, "planted");
         assert!(!planted.passed);
         assert!(
-            planted.detail.contains("1 wrong, 1 missing") && planted.detail.contains("w g2: left"),
+            planted.detail.contains("2 wrong, 1 missing")
+                && planted.detail.contains("w g2: left")
+                && planted.detail.contains("w g9: not planted"),
             "{}",
             planted.detail
         );
-        let storm = report
-            .checks
-            .iter()
-            .find(|c| c.name.contains("storm"))
-            .unwrap();
-        assert!(!storm.passed, "no forced 429 was seen");
+        assert!(check(&report, "leaves").passed, "2 left, 2 leaves");
+        assert!(!check(&report, "storm").passed, "no forced 429 was seen");
+    }
+
+    #[test]
+    fn the_leaves_and_quota_checks_name_the_accounts_that_disagree() {
+        let expected: BTreeMap<(String, String), Expect> = [
+            (("ok".to_owned(), "g1".to_owned()), Expect::Left),
+            (("bad".to_owned(), "g2".to_owned()), Expect::Left),
+        ]
+        .into();
+        let items = [
+            item("ok", "g1", Some("left")),
+            item("bad", "g2", Some("left")),
+        ];
+        let report = report_of(
+            &expected,
+            &items,
+            &simulator(&[("ok", 1, 0), ("bad", 0, 3)]),
+        );
+        assert!(check(&report, "planted").passed);
+        let leaves = check(&report, "leaves");
+        assert!(!leaves.passed);
+        assert_eq!(leaves.detail, "bad: ledger 1, simulator 0");
+        let quota = check(&report, "quota");
+        assert!(!quota.passed);
+        assert_eq!(quota.detail, "bad: 3 refused");
+
+        let none = report_of(&expected, &items, &simulator(&[]));
+        assert!(!check(&none, "leaves").passed, "no account is no proof");
     }
 }

@@ -71,7 +71,7 @@ pub struct DemoAccount {
 pub struct Storm {
     /// The account.
     pub account: &'static str,
-    /// When it starts, after the first job is enqueued.
+    /// When it starts, after the producer starts.
     pub after: Duration,
     /// How long it lasts.
     pub lasting: Duration,
@@ -126,7 +126,7 @@ impl Scenario {
         Self::scaled(10)
     }
 
-    /// A shortened demo (83 items, about 15 s): the same cases, fewer of each.
+    /// A shortened demo (83 items, about 10 s): the same cases, fewer of each.
     pub fn quick() -> Self {
         Self::scaled(1)
     }
