@@ -19,34 +19,12 @@ struct Args {
     port: u16,
 }
 
-async fn stopped() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let server = EmbeddedRedis::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     println!("listening on {}", server.url());
-    stopped().await;
+    bulkleave::worker::termination_signal().await;
     server.shutdown().await;
     Ok(())
 }

@@ -7,11 +7,13 @@
 //! command, transaction and script runs under one lock, atomically, as on Redis's single
 //! thread; nothing holds the lock across an `.await`.
 //!
-//! It speaks what bulkleave uses, as Redis 7.0 does (replies, error strings, stream id rules):
-//! strings with expiry, hashes, lists, sorted sets, streams with consumer groups (pending
-//! entries, `XREADGROUP … BLOCK` that really waits, `XCLAIM`, `XAUTOCLAIM`, `XPENDING`), Lua
-//! scripting with `redis.call`/`pcall`, `cjson`, `EVALSHA`/`SCRIPT LOAD`, and `MULTI`/`EXEC`.
-//! Any other command answers `ERR unknown command`.
+//! It speaks, as Redis 7.0 does (replies, error strings, stream id rules), what bulkleave uses
+//! and the neighbouring options of the same commands, so `redis-cli` and the differential
+//! tests can use it too: strings with expiry, hashes, lists, sorted sets, streams with
+//! consumer groups (pending entries, `XREADGROUP … BLOCK` that really waits, `XCLAIM`,
+//! `XAUTOCLAIM`, `XPENDING`), `KEYS` and `SCAN` (one page), Lua scripting with
+//! `redis.call`/`pcall`, `cjson`, `EVALSHA`/`SCRIPT LOAD`, and `MULTI`/`EXEC`. Any other
+//! command answers `ERR unknown command`.
 //!
 //! # Layout
 //!

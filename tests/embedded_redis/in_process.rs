@@ -1,6 +1,6 @@
 //! The production queue on an embedded Redis started in this process (what `bulkleave demo`
-//! does): jobs go in, are delivered through a blocking read, settle once, and the server's
-//! shutdown closes its connections.
+//! does): jobs go in, are delivered through a blocking read, settle once, the queue's keys
+//! are purged, and the server's shutdown closes its connections.
 
 use std::time::Duration;
 
@@ -61,6 +61,14 @@ async fn the_queue_runs_on_an_embedded_redis_in_process() {
     let mut conn = connect(&client).await;
     let len = run(&mut conn, &["XLEN".into(), queue.keys().outcomes()]).await;
     assert_eq!(len, super::Shown::Int(5));
+    // Queue::purge pages through SCAN: every key under the prefix goes, nothing else.
+    run(&mut conn, &["SET".into(), "other:k".into(), "v".into()]).await;
+    assert!(queue.purge().await.unwrap() > 0);
+    let left = run(&mut conn, &["KEYS".into(), "*".into()]).await;
+    assert_eq!(
+        left,
+        super::Shown::Array(vec![super::Shown::Bulk("other:k".into())])
+    );
     server.shutdown().await;
     let after = run(&mut conn, &["PING".into()]).await;
     assert!(matches!(after, super::Shown::Error(_)), "closed: {after:?}");

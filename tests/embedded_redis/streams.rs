@@ -13,6 +13,7 @@ async fn entries_ids_ranges_and_trimming() {
         &["XADD", "{p}s", "1-1", "f", "v"],
         &["XADD", "{p}s", "0-0", "f", "v"],
         &["XADD", "{p}s2", "0-0", "f", "v"],
+        &["EXISTS", "{p}s2"],
         &["XADD", "{p}s", "1-*", "f", "v", "g", "w"],
         &["XADD", "{p}s", "5", "f", "v"],
         &["XADD", "{p}s", "7-*", "a", "1"],

@@ -1,4 +1,5 @@
-//! Commands on keys whatever their type (`DEL`, `EXISTS`, `EXPIRE`, `TTL`, `TYPE`, `KEYS`, …)
+//! Commands on keys whatever their type (`DEL`, `EXISTS`, `EXPIRE`, `TTL`, `TYPE`, `KEYS`,
+//! `SCAN`, …)
 //! and the server's own (`PING`, `ECHO`, `SELECT`, `TIME`, `INFO`, `COMMAND`, `DBSIZE`,
 //! `FLUSHDB`). Commands about the connection itself (`MULTI`, `HELLO`, `CLIENT`, …) are the
 //! session's (`session.rs`); they are listed here so scripts are refused them as in Redis.
@@ -20,6 +21,7 @@ pub(super) const SPECS: &[Spec] = &[
     spec("persist", 2, persist),
     spec("type", 2, kind),
     spec("keys", 2, keys),
+    spec("scan", -2, scan),
     spec("dbsize", 1, dbsize),
     spec("flushdb", -1, flush),
     spec("flushall", -1, flush),
@@ -157,6 +159,41 @@ fn keys(c: &mut Call) -> Outcome {
             .map(|(k, _)| k.clone())
             .collect();
     Ok(Reply::bulks(found))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]`: the whole keyspace in one page (the
+/// next cursor is always `0`), which Redis's contract allows; `COUNT` is only a hint there too.
+fn scan(c: &mut Call) -> Outcome {
+    if c.int(1)? < 0 {
+        return Err(Fail::new("ERR invalid cursor"));
+    }
+    let (mut pattern, mut kind) = (&b"*"[..], None);
+    let mut i = 2;
+    while i < c.args.len() {
+        match c.word(i).as_str() {
+            "MATCH" if i + 1 < c.args.len() => pattern = c.arg(i + 1),
+            "COUNT" if i + 1 < c.args.len() => {
+                if c.int(i + 1)? < 1 {
+                    return Err(Fail::syntax());
+                }
+            }
+            "TYPE" if i + 1 < c.args.len() => kind = Some(c.word(i + 1).to_ascii_lowercase()),
+            _ => return Err(Fail::syntax()),
+        }
+        i += 2;
+    }
+    let found: Vec<Vec<u8>> = c
+        .db
+        .live_keys(c.now)
+        .filter(|(k, e)| {
+            glob::matches(pattern, k) && kind.as_deref().is_none_or(|t| e.value.type_name() == t)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::Bulk(b"0".to_vec()),
+        Reply::bulks(found),
+    ]))
 }
 
 fn dbsize(c: &mut Call) -> Outcome {

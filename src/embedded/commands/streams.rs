@@ -2,8 +2,6 @@
 //! `*`, `<ms>-*` or explicit ids), `XLEN`, `XRANGE`, `XREVRANGE`, `XDEL`, `XTRIM`.
 //! Consumer groups are in `groups.rs`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::{Call, Fail, Outcome, Spec, spec};
 use crate::embedded::resp::Reply;
 use crate::embedded::stream::{Fields, NODE_ENTRIES, Stream, StreamId, Trim};
@@ -156,12 +154,6 @@ fn trim_args(c: &Call, at: usize, xadd: bool) -> Result<TrimArgs, Fail> {
     Ok(t)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// The id `XADD` gives the new entry: `*` (time-based), `<ms>-*` or explicit.
 fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
     let smaller = || {
@@ -170,7 +162,7 @@ fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
         )
     };
     if arg == b"*" {
-        let ms = now_ms().max(last.ms);
+        let ms = crate::embedded::engine::now_ms().max(last.ms);
         return if ms == last.ms {
             last.next().ok_or_else(smaller)
         } else {
@@ -193,11 +185,6 @@ fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
         };
     }
     let id = strict_id(arg)?;
-    if id == StreamId::MIN {
-        return Err(Fail::new(
-            "ERR The ID specified in XADD must be greater than 0-0",
-        ));
-    }
     if id <= last {
         return Err(smaller());
     }
@@ -207,8 +194,16 @@ fn new_id(arg: &[u8], last: StreamId) -> Result<StreamId, Fail> {
 fn xadd(c: &mut Call) -> Outcome {
     let t = trim_args(c, 2, true)?;
     let id_arg = c.arg(t.next).to_vec();
-    if t.next < c.args.len() && id_arg != b"*" && !id_arg.ends_with(b"-*") {
-        strict_id(&id_arg)?;
+    // An explicit id is checked before the key is touched: a refused `0-0` must not leave an
+    // empty stream behind (Redis checks it first for the same reason).
+    if t.next < c.args.len()
+        && id_arg != b"*"
+        && !id_arg.ends_with(b"-*")
+        && strict_id(&id_arg)? == StreamId::MIN
+    {
+        return Err(Fail::new(
+            "ERR The ID specified in XADD must be greater than 0-0",
+        ));
     }
     let fields_at = t.next + 1;
     let pairs = c.args.len().saturating_sub(fields_at);
