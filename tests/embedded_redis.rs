@@ -89,13 +89,27 @@ fn show_error(e: &redis::RedisError) -> Shown {
     })
 }
 
-/// Replaces stream ids made from the clock (`<13 digits>-<seq>`) with `<id>`.
+/// Replaces stream ids made from the clock (`<13 digits>-<seq>`) with `<id1>`, `<id2>`, … in
+/// the order they first appear in the reply: the same entry keeps its name, two entries
+/// differ, and their order shows.
 pub(crate) fn clock_ids(s: Shown) -> Shown {
-    match s {
-        Shown::Bulk(b) if is_clock_id(&b) => Shown::bulk("<id>"),
-        Shown::Array(items) => Shown::Array(items.into_iter().map(clock_ids).collect()),
-        other => other,
+    fn walk(s: Shown, seen: &mut Vec<String>) -> Shown {
+        match s {
+            Shown::Bulk(b) if is_clock_id(&b) => {
+                let n = match seen.iter().position(|x| *x == b) {
+                    Some(i) => i + 1,
+                    None => {
+                        seen.push(b);
+                        seen.len()
+                    }
+                };
+                Shown::bulk(&format!("<id{n}>"))
+            }
+            Shown::Array(items) => Shown::Array(items.into_iter().map(|i| walk(i, seen)).collect()),
+            other => other,
+        }
     }
+    walk(s, &mut Vec::new())
 }
 
 pub(crate) fn is_clock_id(s: &str) -> bool {
