@@ -353,9 +353,7 @@ async fn green_api_token_in_the_url_never_reaches_output_or_trace_logs() {
         assert_no_secret(&out);
     }
     // A server that is not there: the connection error must not carry the URL either.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = common::procs::free_port();
     let file = green_api_config(&format!("http://127.0.0.1:{port}"));
     let out = run(
         &[

@@ -74,10 +74,13 @@ async fn serve_metrics(
     );
     let jobs = crate::metrics::JobMetrics::new(settings);
     let metrics = Arc::new(Metrics::new(fleet).with_jobs(&jobs));
-    let probes = Probes::connect(&settings.redis).await.map_err(|e| {
-        eprintln!("bulkleave: readiness probe at {}: {e}", settings.redis.url);
-        1
-    })?;
+    let probes = Probes::connect(&settings.redis)
+        .await
+        .map_err(|e| {
+            eprintln!("bulkleave: readiness probe at {}: {e}", settings.redis.url);
+            1
+        })?
+        .with_grace(settings.queue.lease);
     let app = crate::metrics::router(metrics).merge(worker::probes::router(probes));
     if let Ok(bound) = listener.local_addr() {
         tracing::info!(addr = %bound, "metrics on http://{bound}/metrics, probes on /healthz and /readyz");

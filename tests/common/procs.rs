@@ -105,10 +105,14 @@ impl OwnRedis {
         let client = redis::Client::open(self.url()).expect("redis URL");
         for _ in 0..100 {
             if client.get_connection().is_ok() {
-                break;
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        panic!(
+            "redis-server on port {} did not answer within 5 s",
+            self.port
+        );
     }
 }
 
